@@ -1,0 +1,93 @@
+"""How many multiply–accumulates (MACs) a layer performs, from its type and its tensors' shapes.
+
+Convention of the whole book: **FLOPs = 2 × MACs**, where MACs count the multiply–accumulates
+of matrix products and convolutions. Bias additions and element-wise work (activations,
+normalisation, pooling) are not counted — the convention of
+``torch.utils.flop_counter.FlopCounterMode`` and of most papers. It makes the count a property
+of the architecture, and for the layers that dominate the cost it is exact.
+
+The counters live in a registry so that a chapter which adds a layer type adds its counter:
+
+    @register_counter(MyLayer)
+    def _my_layer(module, inputs, output) -> int: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import prod
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["MacCounter", "ZERO_MAC_TYPES", "count_macs", "register_counter"]
+
+MacCounter = Callable[[nn.Module, tuple[Any, ...], Any], int]
+
+_COUNTERS: dict[type[nn.Module], MacCounter] = {}
+
+#: Layers with parameters or work, but no matrix products: 0 MACs by the book's convention.
+ZERO_MAC_TYPES: tuple[type[nn.Module], ...] = (
+    nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus,
+    nn.Softmax, nn.LogSoftmax, nn.Identity, nn.Flatten, nn.Unflatten,
+    nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d,
+    nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm,
+    nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d,
+    nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+    nn.Upsample, nn.ZeroPad2d, nn.ConstantPad1d, nn.ConstantPad2d, nn.Embedding,
+)
+
+
+def register_counter(*module_types: type[nn.Module]) -> Callable[[MacCounter], MacCounter]:
+    """Decorator: use the function as the MAC counter of these module types."""
+    for t in module_types:
+        if not (isinstance(t, type) and issubclass(t, nn.Module)):
+            raise TypeError(f"register_counter takes nn.Module subclasses, got {t!r}")
+
+    def decorate(fn: MacCounter) -> MacCounter:
+        for t in module_types:
+            _COUNTERS[t] = fn
+        return fn
+
+    return decorate
+
+
+def _first_tensor(obj: Any) -> torch.Tensor:
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            return _first_tensor(item)
+    raise TypeError(f"expected a tensor, got {type(obj).__name__}")
+
+
+@register_counter(nn.Linear)
+def _linear(module: nn.Linear, inputs: tuple[Any, ...], output: torch.Tensor) -> int:
+    # every output element is a dot product of length in_features
+    return output.numel() * module.in_features
+
+
+@register_counter(nn.Conv1d, nn.Conv2d, nn.Conv3d)
+def _conv(module: nn.modules.conv._ConvNd, inputs: tuple[Any, ...], output: torch.Tensor) -> int:
+    # every output element sums (in_channels / groups) × kernel-size products
+    return output.numel() * (module.in_channels // module.groups) * prod(module.kernel_size)
+
+
+@register_counter(nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+def _conv_transpose(module: nn.modules.conv._ConvTransposeNd, inputs: tuple[Any, ...], output: torch.Tensor) -> int:
+    # every *input* element is scattered through the kernel into (out_channels / groups) outputs
+    x = _first_tensor(inputs)
+    return x.numel() * (module.out_channels // module.groups) * prod(module.kernel_size)
+
+
+def count_macs(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int | None:
+    """MACs of one call of a leaf module, or ``None`` when no counter knows its type."""
+    for cls in type(module).__mro__:
+        if cls in _COUNTERS:
+            return int(_COUNTERS[cls](module, inputs, output))
+    if isinstance(module, ZERO_MAC_TYPES):
+        return 0
+    return None

@@ -1,0 +1,32 @@
+"""Number formatting shared by the anatomy tables."""
+
+from __future__ import annotations
+
+__all__ = ["format_bytes", "format_count"]
+
+_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+_COUNT_UNITS = ("", "K", "M", "G", "T", "P")
+
+
+def format_bytes(n: int | float) -> str:
+    """``3211264`` → ``"3.06 MiB"`` (binary units, three significant digits)."""
+    if n < 0:
+        raise ValueError(f"a byte count cannot be negative, got {n}")
+    value, unit = float(n), 0
+    while value >= 1024 and unit < len(_BYTE_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    return f"{int(value)} B" if unit == 0 else f"{value:.3g} {_BYTE_UNITS[unit]}"
+
+
+def format_count(n: int | float | None, *, compact: bool = False) -> str:
+    """``118013952`` → ``"118,013,952"``, or ``"118M"`` with ``compact=True``; ``None`` → ``"?"``."""
+    if n is None:
+        return "?"
+    if not compact:
+        return f"{int(n):,}"
+    value, unit = float(n), 0
+    while abs(value) >= 1000 and unit < len(_COUNT_UNITS) - 1:
+        value /= 1000
+        unit += 1
+    return f"{value:.3g}{_COUNT_UNITS[unit]}"

@@ -1,0 +1,254 @@
+"""``summary(model, *example_inputs)``: the anatomy table of a model.
+
+One forward pass on example inputs, with a hook on every module, gives for each layer call:
+its output shape, the parameters it owns, its MACs and FLOPs (FLOPs = 2 × MACs, see
+:mod:`nnanatomy.explore.counting`) and the memory of its output activation. The same pass runs
+under ``torch.utils.flop_counter.FlopCounterMode`` as an independent check: if PyTorch saw matrix
+products that no layer counter accounts for (say, attention scores computed in a custom
+``forward``), the table says so instead of silently under-counting.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ..runtime import move_to
+from .counting import count_macs
+from .formatting import format_bytes, format_count
+
+__all__ = ["LayerRow", "Summary", "summary"]
+
+FLOP_CONVENTION = (
+    "FLOPs = 2 × MACs, counting the multiply–accumulates of matrix products and convolutions; "
+    "bias adds and element-wise operations are not counted (the convention of FlopCounterMode)."
+)
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _tensors(item)]
+    if isinstance(obj, dict):
+        return [t for item in obj.values() for t in _tensors(item)]
+    return []
+
+
+def _shape_text(obj: Any) -> str:
+    tensors = _tensors(obj)
+    if not tensors:
+        return "—"
+    shapes = [str(tuple(t.shape)) for t in tensors]
+    return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One call of one layer."""
+
+    name: str  # dotted path in the model, e.g. "net.0"
+    type: str  # class name, e.g. "Linear"
+    output_shape: str  # e.g. "(256, 64)"
+    params: int  # parameters this module owns directly (counted at its first call only)
+    trainable: int  # of which requires_grad
+    macs: int | None  # None: no counter knows this layer type
+    activation_bytes: int  # memory of the output tensor(s)
+
+    @property
+    def flops(self) -> int | None:
+        return None if self.macs is None else 2 * self.macs
+
+
+@dataclass
+class Summary:
+    """The anatomy table; ``print`` it, or let Jupyter render its HTML."""
+
+    model_name: str
+    input_shapes: list[str]
+    rows: list[LayerRow]
+    total_params: int
+    trainable_params: int
+    param_bytes: int
+    flop_counter_flops: int  # FlopCounterMode's total on the same forward pass
+    uncounted_types: list[str] = field(default_factory=list)
+
+    @property
+    def total_macs(self) -> int:
+        """Sum of the counted layers' MACs (a lower bound if ``uncounted_types`` is not empty)."""
+        return sum(r.macs for r in self.rows if r.macs is not None)
+
+    @property
+    def total_flops(self) -> int:
+        return 2 * self.total_macs
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(r.activation_bytes for r in self.rows)
+
+    @property
+    def unattributed_flops(self) -> int:
+        """FLOPs FlopCounterMode saw that no layer row accounts for (0 when the table is complete)."""
+        return max(self.flop_counter_flops - self.total_flops, 0)
+
+    def _table(self) -> tuple[list[str], list[list[str]], list[str]]:
+        header = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "activations"]
+        body = [
+            [
+                r.name,
+                r.type,
+                r.output_shape,
+                format_count(r.params) if r.params else "—",
+                format_count(r.macs),
+                format_count(r.flops),
+                format_bytes(r.activation_bytes),
+            ]
+            for r in self.rows
+        ]
+        total = [
+            "total",
+            "",
+            "",
+            format_count(self.total_params),
+            format_count(self.total_macs),
+            format_count(self.total_flops),
+            format_bytes(self.activation_bytes),
+        ]
+        return header, body, total
+
+    def notes(self) -> list[str]:
+        frozen = self.total_params - self.trainable_params
+        lines = [
+            f"input {', '.join(self.input_shapes)}",
+            f"parameters {format_count(self.total_params)} ({format_count(self.trainable_params)} trainable, "
+            f"{format_count(frozen)} frozen), {format_bytes(self.param_bytes)}",
+            FLOP_CONVENTION,
+        ]
+        if self.uncounted_types:
+            lines.append(f"no MAC counter for {', '.join(self.uncounted_types)}: their rows show '?'")
+        if self.unattributed_flops:
+            lines.append(
+                f"FlopCounterMode saw {format_count(self.unattributed_flops)} more FLOPs than the rows account for "
+                "(operations in a forward() outside the counted layers)"
+            )
+        return lines
+
+    def __str__(self) -> str:
+        header, body, total = self._table()
+        table = [header, *body, total]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        left = {0, 1, 2}
+
+        def line(cells: list[str]) -> str:
+            return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+        rule = "─" * len(line(header))
+        out = [f"{self.model_name}", rule, line(header), rule, *(line(r) for r in body), rule, line(total), rule]
+        out += self.notes()
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        header, body, total = self._table()
+        esc = html.escape
+        numeric = {3, 4, 5, 6}
+
+        def cells(row: list[str], tag: str) -> str:
+            return "".join(
+                f'<{tag} style="text-align:{"right" if i in numeric else "left"}">{esc(c)}</{tag}>'
+                for i, c in enumerate(row)
+            )
+
+        rows = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in body)
+        notes = "<br>".join(esc(n) for n in self.notes())
+        return (
+            f'<div class="nna-summary"><p><b>{esc(self.model_name)}</b></p>'
+            f"<table><thead><tr>{cells(header, 'th')}</tr></thead><tbody>{rows}</tbody>"
+            f"<tfoot><tr>{cells(total, 'th')}</tr></tfoot></table>"
+            f"<p><small>{notes}</small></p></div>"
+        )
+
+
+def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str | None = None) -> Summary:
+    """Run ``model(*example_inputs)`` once and tabulate every layer call.
+
+    Args:
+        model: any ``nn.Module``. It runs in eval mode without gradients (so BatchNorm's running
+            statistics are untouched); its train/eval mode is restored afterwards.
+        example_inputs: the positional inputs of ``model.forward``, e.g. one batch.
+        device: where to run; by default where the model's parameters are.
+
+    Returns:
+        a :class:`Summary`. Rows are the calls of leaf modules (and of any module that owns
+        parameters directly), in execution order; a module's parameters are counted at its
+        first call. Totals count every parameter of the model once, called or not.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not example_inputs:
+        raise ValueError("summary needs at least one example input, e.g. summary(model, torch.randn(1, 3, 32, 32))")
+    if not _tensors(example_inputs):
+        raise TypeError("example_inputs must contain at least one torch.Tensor")
+    if device is None:
+        first = next(iter(model.parameters()), None)
+        device = first.device if first is not None else torch.device("cpu")
+    device = torch.device(device)
+    example_inputs = move_to(example_inputs, device)
+    model.to(device)
+
+    names = {module: name or type(model).__name__ for name, module in model.named_modules()}
+    rows: list[LayerRow] = []
+    seen: set[int] = set()
+    uncounted: set[str] = set()
+
+    def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        is_leaf = next(module.children(), None) is None
+        own = list(module.parameters(recurse=False))
+        if not is_leaf and not own:
+            return
+        fresh = [p for p in own if id(p) not in seen]
+        seen.update(id(p) for p in fresh)
+        macs = count_macs(module, inputs, output) if is_leaf else None
+        if macs is None:
+            uncounted.add(type(module).__name__)
+        rows.append(
+            LayerRow(
+                name=names[module],
+                type=type(module).__name__,
+                output_shape=_shape_text(output),
+                params=sum(p.numel() for p in fresh),
+                trainable=sum(p.numel() for p in fresh if p.requires_grad),
+                macs=macs,
+                activation_bytes=sum(t.numel() * t.element_size() for t in _tensors(output)),
+            )
+        )
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(*example_inputs)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+    unique = {id(p): p for p in model.parameters()}.values()
+    return Summary(
+        model_name=type(model).__name__,
+        input_shapes=[str(tuple(t.shape)) for t in _tensors(example_inputs)],
+        rows=rows,
+        total_params=sum(p.numel() for p in unique),
+        trainable_params=sum(p.numel() for p in unique if p.requires_grad),
+        param_bytes=sum(p.numel() * p.element_size() for p in unique),
+        flop_counter_flops=int(counter.get_total_flops()),
+        uncounted_types=sorted(uncounted),
+    )

@@ -1,0 +1,5 @@
+"""PyTorch models of the course, one file per family; configs are dataclasses."""
+
+from .mlp import MLP, MLPConfig
+
+__all__ = ["MLP", "MLPConfig"]

@@ -1,0 +1,145 @@
+"""Where the code runs: device choice, seeding, the run scale and an environment report.
+
+Every chapter starts with the same three lines::
+
+    device = runtime.get_device()
+    runtime.seed_everything(0)
+    print(runtime.environment_report(device))
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "SCALES"]
+
+#: The run sizes a chapter can choose between. ``"cpu"`` is what CI executes and what the
+#: committed outputs show; ``"gpu"`` trains longer and larger where a GPU is available.
+SCALES = ("cpu", "gpu")
+
+_DEVICE_ORDER = ("cuda", "mps", "cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Return the best available device: CUDA, then Apple's MPS, then the CPU.
+
+    Args:
+        prefer: ``None`` (automatic) or one of ``"cuda"``, ``"mps"``, ``"cpu"``. The environment
+            variable ``NNANATOMY_DEVICE`` sets the same preference for a whole session.
+
+    Raises:
+        ValueError: ``prefer`` names an unknown device or one that is not available here.
+    """
+    if prefer is None:
+        prefer = os.environ.get("NNANATOMY_DEVICE") or None
+    if prefer is not None:
+        if not isinstance(prefer, str) or prefer not in _DEVICE_ORDER:
+            raise ValueError(f"prefer must be None or one of {_DEVICE_ORDER}, got {prefer!r}")
+        available = {"cuda": torch.cuda.is_available(), "mps": _mps_available(), "cpu": True}
+        if not available[prefer]:
+            raise ValueError(f"device {prefer!r} was requested but is not available on this machine")
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int, *, deterministic: bool = False) -> int:
+    """Seed Python's ``random``, NumPy's global generator and PyTorch (CPU and all GPUs).
+
+    Args:
+        seed: a non-negative integer below 2**32.
+        deterministic: also ask PyTorch for deterministic kernels (slower on GPU; some
+            operations then raise an error instead of running non-deterministically).
+
+    Returns:
+        The seed, so a notebook can print what it used.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    return seed
+
+
+def get_scale(default: str = "cpu") -> str:
+    """The run scale of this session: ``"cpu"`` (default) or ``"gpu"``.
+
+    Set ``NNANATOMY_SCALE=gpu`` before starting Jupyter (or in Colab's first cell) to run the
+    larger, longer configurations a chapter documents. CI always runs ``"cpu"``.
+    """
+    if default not in SCALES:
+        raise ValueError(f"default must be one of {SCALES}, got {default!r}")
+    scale = os.environ.get("NNANATOMY_SCALE", default).strip().lower()
+    if scale not in SCALES:
+        raise ValueError(f"NNANATOMY_SCALE must be one of {SCALES}, got {scale!r}")
+    return scale
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({platform.machine() or 'unknown'}, {torch.get_num_threads()} threads)"
+
+
+def environment_report(device: torch.device | str | None = None) -> str:
+    """One line per fact about this environment: Python, PyTorch, NumPy, the device.
+
+    The lines vary from machine to machine, so notebooks print them in a cell marked
+    ``# NBVAL_IGNORE_OUTPUT``.
+    """
+    if device is None:
+        device = get_device()
+    elif isinstance(device, str):
+        device = torch.device(device)
+    elif not isinstance(device, torch.device):
+        raise TypeError(f"device must be None, a str or a torch.device, got {type(device).__name__}")
+    from . import __version__
+
+    lines = [
+        f"python    {sys.version.split()[0]}",
+        f"torch     {torch.__version__}",
+        f"numpy     {np.__version__}",
+        f"nnanatomy {__version__}",
+        f"device    {_device_name(device)}",
+        f"scale     {get_scale()}",
+    ]
+    return "\n".join(lines)
+
+
+def move_to(obj: Any, device: torch.device) -> Any:
+    """Move every tensor inside ``obj`` (nested tuples, lists, dicts) to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # named tuple
+        return type(obj)(*(move_to(o, device) for o in obj))
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(move_to(o, device) for o in obj)
+    if isinstance(obj, Mapping):
+        return {k: move_to(v, device) for k, v in obj.items()}
+    return obj

@@ -1,0 +1,364 @@
+"""The one training loop of the book, with its history and checkpoints.
+
+Every chapter trains through :func:`fit`::
+
+    history = fit(model, train_loader, optimizer=opt, loss_fn=nn.MSELoss(), epochs=100,
+                  device=device, evaluate=lambda m: {"test_mse": ...}, eval_every=10)
+
+A batch is either ``(inputs, targets)`` — the model sees ``inputs`` (a tensor, or a tuple of
+tensors passed as separate arguments) and ``loss_fn(outputs, targets)`` is minimised — or, for
+models that compute their own loss, anything at all, handed to ``batch_loss(model, batch)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .runtime import move_to
+
+__all__ = ["History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`, one entry per epoch (metrics: per evaluation)."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)  # mean pre-clipping norm, when clipping
+    eval_epoch: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain lists and dicts: what :func:`save_checkpoint` stores (safe for ``weights_only``)."""
+        return {
+            "epoch": list(self.epoch),
+            "train_loss": list(self.train_loss),
+            "lr": list(self.lr),
+            "seconds": list(self.seconds),
+            "grad_norm": list(self.grad_norm),
+            "eval_epoch": list(self.eval_epoch),
+            "metrics": {k: list(v) for k, v in self.metrics.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> History:
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown History fields {sorted(unknown)}")
+        return cls(**{k: (dict(v) if k == "metrics" else list(v)) for k, v in data.items()})
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds))
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+
+def _batch_size(batch: Any) -> int:
+    """Samples in a batch: the first dimension of its first tensor (1 if there is none)."""
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0]) if batch.ndim else 1
+    if isinstance(batch, (list, tuple)):
+        for item in batch:
+            n = _batch_size(item)
+            if n:
+                return n
+    if isinstance(batch, Mapping):
+        for item in batch.values():
+            return _batch_size(item)
+    return 1
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _check_reiterable(name: str, data: object) -> None:
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise TypeError(f"{name} must be a DataLoader or a list of batches, got {type(data).__name__}")
+    if iter(data) is data:
+        raise TypeError(
+            f"{name} is an iterator and would be empty after the first epoch: "
+            "pass a DataLoader or a list of batches instead"
+        )
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def _loss_of_batch(
+    model: nn.Module,
+    batch: Any,
+    loss_fn: Callable[[Any, Any], torch.Tensor] | None,
+    batch_loss: Callable[[nn.Module, Any], torch.Tensor] | None,
+) -> torch.Tensor:
+    if batch_loss is not None:
+        loss = batch_loss(model, batch)
+    else:
+        if not (isinstance(batch, (list, tuple)) and len(batch) == 2):
+            raise ValueError(
+                "with loss_fn, every batch must be a pair (inputs, targets); "
+                f"got {type(batch).__name__}{'' if not isinstance(batch, (list, tuple)) else f' of length {len(batch)}'}. "
+                "Use batch_loss=(model, batch) -> loss for other batch layouts"
+            )
+        inputs, targets = batch
+        outputs = model(*inputs) if isinstance(inputs, (list, tuple)) else model(inputs)
+        loss = loss_fn(outputs, targets)
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise ValueError(f"the loss must be a scalar tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}")
+    return loss
+
+
+def fit(
+    model: nn.Module,
+    train_data: Iterable[Any],
+    *,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[Any, Any], torch.Tensor] | None = None,
+    batch_loss: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    epochs: int = 1,
+    device: torch.device | str | None = None,
+    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    eval_every: int = 1,
+    clip_grad_norm: float | None = None,
+    scheduler: Any | None = None,
+    amp: bool = False,
+    progress: bool | None = None,
+    log_every: int | None = None,
+    history: History | None = None,
+) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_data``; return the :class:`History`.
+
+    Args:
+        model: the ``nn.Module`` to train; moved to ``device`` first.
+        train_data: a re-iterable source of batches (a ``DataLoader`` or a list).
+        optimizer: any ``torch.optim.Optimizer`` built on ``model``'s parameters.
+        loss_fn: ``loss_fn(model(inputs), targets)`` for ``(inputs, targets)`` batches.
+        batch_loss: ``batch_loss(model, batch)`` for everything else. Give exactly one of the two.
+        epochs: passes over ``train_data``.
+        device: where to train; ``None`` keeps the model where it is.
+        evaluate: called as ``evaluate(model)`` with the model in eval mode and gradients off,
+            every ``eval_every`` epochs and after the last; returns ``{metric name: value}``.
+        clip_grad_norm: if set, rescale the gradients so that their global L2 norm is at most
+            this; the mean pre-clipping norm per epoch is recorded in ``history.grad_norm``.
+        scheduler: a learning-rate scheduler, stepped once per epoch.
+        amp: automatic mixed precision (bfloat16 where supported, else float16 with a gradient
+            scaler). CUDA only: ``amp=(device.type == "cuda")`` is the portable way to ask.
+        progress: show a ``tqdm`` progress bar over the epochs. ``None`` (default): show it
+            unless the environment variable ``NNANATOMY_PROGRESS`` is ``0`` — set when the book's
+            notebooks are executed for the site, which shows the ``log_every`` lines instead
+            of a live widget that a static page cannot render.
+        log_every: print one line of the loss and the latest metrics every this many epochs.
+        history: continue an existing history (epochs are numbered on from its last).
+
+    Raises:
+        FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_reiterable("train_data", train_data)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if (loss_fn is None) == (batch_loss is None):
+        raise ValueError("give exactly one of loss_fn=(outputs, targets) -> loss or batch_loss=(model, batch) -> loss")
+    for name, fn in (("loss_fn", loss_fn), ("batch_loss", batch_loss), ("evaluate", evaluate)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+    epochs = _check_positive_int("epochs", epochs)
+    eval_every = _check_positive_int("eval_every", eval_every)
+    if log_every is not None:
+        log_every = _check_positive_int("log_every", log_every)
+    if clip_grad_norm is not None:
+        if isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) or not clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm must be None or a positive number, got {clip_grad_norm!r}")
+    if progress is None:
+        progress = os.environ.get("NNANATOMY_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
+    elif not isinstance(progress, bool):
+        raise TypeError(f"progress must be None or a bool, got {type(progress).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"history must be a History, got {type(history).__name__}")
+
+    if device is None:
+        device = _model_device(model)
+    elif isinstance(device, str):
+        device = torch.device(device)
+    elif not isinstance(device, torch.device):
+        raise TypeError(f"device must be None, a str or a torch.device, got {type(device).__name__}")
+    if amp and device.type != "cuda":
+        raise ValueError(f"amp=True needs a CUDA device, got {device.type!r}; pass amp=(device.type == 'cuda')")
+    model.to(device)
+
+    amp_dtype = None
+    scaler = None
+    if amp:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if amp_dtype == torch.float16:
+            scaler = torch.amp.GradScaler("cuda")
+
+    history = History() if history is None else history
+    first_epoch = history.epoch[-1] + 1 if history.epoch else 1
+    bar = tqdm(range(first_epoch, first_epoch + epochs), desc="training", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        start = time.perf_counter()
+        loss_sum, samples, norms = 0.0, 0, []
+        for step, batch in enumerate(train_data):
+            batch = move_to(batch, device)
+            autocast = torch.autocast("cuda", dtype=amp_dtype) if amp else contextlib.nullcontext()
+            with autocast:
+                loss = _loss_of_batch(model, batch, loss_fn, batch_loss)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if clip_grad_norm is not None:
+                norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)))
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            n = _batch_size(batch)
+            loss_sum += float(loss.detach()) * n
+            samples += n
+        if samples == 0:
+            raise ValueError("train_data produced no batches")
+        history.epoch.append(epoch)
+        history.train_loss.append(loss_sum / samples)
+        history.lr.append(float(optimizer.param_groups[0]["lr"]))
+        if norms:
+            history.grad_norm.append(sum(norms) / len(norms))
+        if scheduler is not None:
+            scheduler.step()
+        is_last = epoch == first_epoch + epochs - 1
+        if evaluate is not None and ((epoch - first_epoch + 1) % eval_every == 0 or is_last):
+            model.eval()
+            with torch.no_grad():
+                results = evaluate(model)
+            if not isinstance(results, Mapping):
+                raise TypeError(f"evaluate must return a dict of metric name → number, got {type(results).__name__}")
+            history.eval_epoch.append(epoch)
+            for key, value in results.items():
+                history.metrics.setdefault(key, []).append(float(value))
+        history.seconds.append(time.perf_counter() - start)
+        postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
+        postfix.update({k: f"{v[-1]:.4g}" for k, v in history.metrics.items()})
+        bar.set_postfix(postfix, refresh=False)
+        if log_every is not None and ((epoch - first_epoch + 1) % log_every == 0 or is_last):
+            parts = [f"epoch {epoch:>4d}", f"train_loss {history.train_loss[-1]:.4g}"]
+            parts += [f"{k} {v[-1]:.4g}" for k, v in sorted(history.metrics.items())]
+            print("  ".join(parts))
+    bar.close()
+    model.eval()
+    return history
+
+
+def evaluate_loss(
+    model: nn.Module,
+    data: Iterable[Any],
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    device: torch.device | str | None = None,
+) -> float:
+    """Mean of ``loss_fn(model(inputs), targets)`` over ``(inputs, targets)`` batches, weighted by
+    batch size (exact for losses with ``reduction="mean"``), in eval mode without gradients."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_reiterable("data", data)
+    device = _model_device(model) if device is None else torch.device(device)
+    was_training = model.training
+    model.eval()
+    total, samples = 0.0, 0
+    with torch.no_grad():
+        for batch in data:
+            batch = move_to(batch, device)
+            n = _batch_size(batch)
+            total += float(_loss_of_batch(model, batch, loss_fn, None)) * n
+            samples += n
+    model.train(was_training)
+    if samples == 0:
+        raise ValueError("data produced no batches")
+    return total / samples
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    history: History | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Save the model's (and optionally the optimiser's) state, the history and plain extras.
+
+    Everything saved is tensors, numbers, strings, lists and dicts, so the file loads with
+    ``torch.load(weights_only=True)`` — no pickled code runs when a reader opens it.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be None or a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if extra is not None and not isinstance(extra, Mapping):
+        raise TypeError(f"extra must be None or a dict, got {type(extra).__name__}")
+    payload = {
+        "format": "nnanatomy-checkpoint-1",
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "history": history.as_dict() if history is not None else None,
+        "extra": dict(extra) if extra is not None else {},
+    }
+    directory = os.path.dirname(os.fspath(path))
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    torch.save(payload, path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    *,
+    map_location: torch.device | str | None = "cpu",
+    strict: bool = True,
+) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (and ``optimizer``).
+
+    Loads with ``weights_only=True``. Returns ``{"history": History | None, "extra": dict}``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}")
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != "nnanatomy-checkpoint-1":
+        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by nnanatomy.train.save_checkpoint")
+    model.load_state_dict(payload["model"], strict=strict)
+    if optimizer is not None:
+        if payload["optimizer"] is None:
+            raise ValueError("the checkpoint holds no optimizer state")
+        optimizer.load_state_dict(payload["optimizer"])
+    history = History.from_dict(payload["history"]) if payload["history"] is not None else None
+    return {"history": history, "extra": payload["extra"]}

@@ -1,0 +1,24 @@
+"""Shared test settings: deterministic seeds and a headless plot backend for the unit tests.
+
+(The notebooks under nbval run in their own kernel with Jupyter's inline backend.)
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)

@@ -1,0 +1,54 @@
+"""display.show_source and plots: what the notebooks use to show code and figures."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+
+from nnanatomy import display, plots, scratch, train
+
+
+def test_show_source_is_the_real_source_without_absolute_paths():
+    src = display.show_source(scratch.Linear.backward)
+    text, markdown = str(src), src._repr_markdown_()
+    assert "nnanatomy/scratch/layers.py · Linear.backward" in text
+    assert "grad_out.T @ self._x" in text
+    assert markdown.count("```python") == 1
+    assert "/root" not in text and "/home" not in text
+
+
+def test_show_source_without_docstrings_and_several_objects():
+    src = display.show_source(scratch.MSELoss, scratch.relu, docstring=False)
+    text = str(src)
+    assert "Mean squared error" not in text and "max(0, x)" not in text
+    assert "def forward" in text and "np.maximum" in text
+    assert len(src.parts) == 2
+
+
+def test_show_source_rejects_non_code():
+    with pytest.raises(ValueError):
+        display.show_source()
+    with pytest.raises(TypeError, match="functions, classes"):
+        display.show_source(3)
+
+
+def test_plot_history():
+    plots.use_book_style()
+    hist = train.History(epoch=[1, 2, 3], train_loss=[3.0, 2.0, 1.0], eval_epoch=[3], metrics={"test": [1.5]})
+    ax = plots.plot_history(hist, "test")
+    assert ax.get_xlabel() == "epoch" and ax.get_title()
+    assert len(ax.get_lines()) == 2
+    plt.close("all")
+    with pytest.raises(ValueError, match="unknown metrics"):
+        plots.plot_history(hist, ["nope"])
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_history(train.History())
+    with pytest.raises(TypeError):
+        plots.plot_history({"train_loss": [1.0]})
+
+
+def test_history_round_trip():
+    hist = train.History(epoch=[1], train_loss=[0.5], metrics={"a": [1.0]}, eval_epoch=[1])
+    assert train.History.from_dict(hist.as_dict()) == hist
+    with pytest.raises(ValueError, match="unknown"):
+        train.History.from_dict({"bogus": []})

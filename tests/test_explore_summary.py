@@ -1,0 +1,174 @@
+"""explore.summary: per-layer counts by hand, totals equal to FlopCounterMode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from nnanatomy import explore, models
+
+
+def _flop_counter_total(model, *inputs):
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    return counter.get_total_flops()
+
+
+class SmallCNN(nn.Module):
+    """The chapter-02 style pipeline, with groups, dilation and a transposed conv thrown in."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, stride=2, padding=2, dilation=2), nn.ReLU(),
+            nn.Conv2d(16, 16, 3, padding=1, groups=4, bias=False),
+            nn.ConvTranspose2d(16, 8, 2, stride=2), nn.AdaptiveAvgPool2d(1),
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(8, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+CASES = {
+    "mlp-default": (lambda: models.MLP(), (torch.randn(64, 1),)),
+    "mlp-deep-relu": (lambda: models.MLP(models.MLPConfig(3, (128, 64, 32), 10, "relu")), (torch.randn(16, 3),)),
+    "mlp-sequence-input": (lambda: models.MLP(models.MLPConfig(8, (16,), 4)), (torch.randn(2, 5, 8),)),
+    "mlp-no-bias": (lambda: models.MLP(models.MLPConfig(4, (6,), 2, bias=False)), (torch.randn(3, 4),)),
+    "cnn-2d": (SmallCNN, (torch.randn(2, 1, 16, 16),)),
+    "cnn-1d": (
+        lambda: nn.Sequential(nn.Conv1d(2, 4, 5, stride=2), nn.GELU(), nn.ConvTranspose1d(4, 3, 3, stride=3, groups=1),
+                              nn.Conv1d(3, 6, 3, groups=3), nn.AvgPool1d(2)),
+        (torch.randn(3, 2, 40),),
+    ),
+    "cnn-3d": (lambda: nn.Sequential(nn.Conv3d(1, 2, 3), nn.ReLU(), nn.ConvTranspose3d(2, 1, 2)), (torch.randn(1, 1, 6, 6, 6),)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_totals_equal_flop_counter_mode(case):
+    make, inputs = CASES[case]
+    torch.manual_seed(0)
+    model = make()
+    s = explore.summary(model, *inputs)
+    assert s.total_flops == _flop_counter_total(model, *inputs)
+    assert s.total_flops == s.flop_counter_flops and s.unattributed_flops == 0
+    assert s.total_params == sum(p.numel() for p in model.parameters())
+    assert sum(r.params for r in s.rows) == s.total_params
+    assert not s.uncounted_types
+
+
+def test_the_explorer_readme_example():
+    """FACTS §3: Conv2d(3, 64, 7, 2, 3) on (1, 3, 224, 224) — 9,408 weights, 118,013,952 MACs, 3.0625 MiB out."""
+    conv = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+    s = explore.summary(conv, torch.randn(1, 3, 224, 224))
+    (row,) = s.rows
+    assert row.params == 9408
+    assert row.macs == 7 * 7 * 3 * 64 * 112 * 112 == 118_013_952
+    assert row.flops == 2 * 118_013_952
+    assert row.output_shape == "(1, 64, 112, 112)"
+    assert row.activation_bytes == 64 * 112 * 112 * 4
+    assert explore.format_bytes(row.activation_bytes) == "3.06 MiB"
+
+
+def test_linear_row_by_hand():
+    s = explore.summary(models.MLP(), torch.randn(256, 1))
+    rows = {r.name: r for r in s.rows}
+    assert [r.name for r in s.rows] == ["net.0", "net.1", "net.2", "net.3", "net.4"]
+    assert rows["net.2"].macs == 256 * 64 * 64 and rows["net.2"].params == 64 * 64 + 64
+    assert rows["net.1"].macs == 0 and rows["net.1"].params == 0
+    assert rows["net.4"].activation_bytes == 256 * 4
+    assert s.param_bytes == 4353 * 4
+
+
+def test_shared_and_frozen_parameters_counted_once():
+    lin = nn.Linear(4, 4)
+    model = nn.Sequential(lin, nn.ReLU(), lin)
+    model[0].bias.requires_grad_(False)
+    s = explore.summary(model, torch.randn(2, 4))
+    assert [r.params for r in s.rows] == [20, 0, 0]
+    assert s.total_params == 20 and s.trainable_params == 16
+    assert s.total_macs == 2 * 2 * 16
+
+
+def test_custom_forward_work_is_flagged_not_hidden():
+    class Gram(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(8, 8)
+
+        def forward(self, x):
+            h = self.proj(x)  # (B, T, 8)
+            return h @ h.transpose(1, 2)  # (B, T, T): matmul outside any counted layer
+
+    s = explore.summary(Gram(), torch.randn(2, 5, 8))
+    assert s.total_macs == 2 * 5 * 8 * 8
+    assert s.unattributed_flops == 2 * (2 * 5 * 5 * 8)
+    assert "FlopCounterMode saw" in str(s)
+
+
+def test_unknown_layer_is_marked():
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.s = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x * self.s
+
+    s = explore.summary(nn.Sequential(Scale(), nn.Linear(3, 2)), torch.randn(1, 3))
+    assert s.rows[0].macs is None and s.uncounted_types == ["Scale"]
+    assert "?" in str(s)
+
+
+def test_register_counter_extends_the_registry():
+    class Twice(nn.Linear):
+        def forward(self, x):
+            return super().forward(super().forward(x))
+
+    @explore.register_counter(Twice)
+    def _twice(module, inputs, output):
+        return 2 * output.numel() * module.in_features
+
+    s = explore.summary(Twice(3, 3), torch.randn(4, 3))
+    assert s.total_flops == s.flop_counter_flops == 2 * 2 * 4 * 3 * 3
+
+
+def test_mode_and_batchnorm_statistics_are_untouched():
+    model = SmallCNN().train()
+    before = model.features[1].running_mean.clone()
+    explore.summary(model, torch.randn(2, 1, 16, 16) + 5)
+    assert model.training
+    torch.testing.assert_close(model.features[1].running_mean, before)
+
+
+def test_renderings():
+    s = explore.summary(models.MLP(), torch.randn(8, 1))
+    text = str(s)
+    assert "total" in text and "4,353" in text and "FLOPs = 2 × MACs" in text
+    html = s._repr_html_()
+    assert html.startswith('<div class="nna-summary">') and "<table>" in html and "4,353" in html
+
+
+def test_bad_inputs():
+    with pytest.raises(TypeError, match="nn.Module"):
+        explore.summary("model", torch.randn(1))
+    with pytest.raises(ValueError, match="example input"):
+        explore.summary(models.MLP())
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        explore.summary(models.MLP(), [1.0])
+    with pytest.raises(TypeError, match="nn.Module subclasses"):
+        explore.register_counter(int)
+
+
+def test_formatting():
+    assert explore.format_count(118013952) == "118,013,952"
+    assert explore.format_count(118013952, compact=True) == "118M"
+    assert explore.format_count(None) == "?"
+    assert explore.format_bytes(512) == "512 B"
+    assert explore.format_bytes(3 * 1024**3) == "3 GiB"
+    with pytest.raises(ValueError):
+        explore.format_bytes(-1)
