@@ -1,0 +1,93 @@
+"""The exercise checkers: the solutions shown in the chapters pass, wrong answers fail clearly."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+from nnanatomy import scratch
+from nnanatomy.exercises import dnn
+
+from test_notebook_conventions import ROOT
+
+
+def _solution_blocks(notebook: str) -> dict[str, str]:
+    nb = nbformat.read(ROOT / "lessons" / notebook, as_version=4)
+    blocks = {}
+    for cell in nb.cells:
+        match = re.search(r"````\{solution\} (\S+)", cell.source)
+        if cell.cell_type == "markdown" and match:
+            code = re.findall(r"```python\n(.*?)```", cell.source, flags=re.S)
+            blocks[match.group(1)] = "\n".join(code)
+    return blocks
+
+
+def _run(code: str, namespace: dict):
+    """Execute a solution; return the value of its last expression (the checker's verdict)."""
+    tree = ast.parse(code)
+    last = tree.body.pop()
+    assert isinstance(last, ast.Expr), "a solution ends with the checker call"
+    exec(compile(tree, "<solution>", "exec"), namespace)
+    return eval(compile(ast.Expression(last.value), "<solution>", "eval"), namespace)
+
+
+@pytest.mark.parametrize("label", sorted(_solution_blocks("01_dnn.ipynb")))
+def test_chapter_01_solutions_pass_their_checkers(label):
+    code = _solution_blocks("01_dnn.ipynb")[label]
+    result = _run(code, {"ex": dnn, "np": np, "scratch": scratch, "math": math})
+    assert result, f"{label}: {result}"
+
+
+def test_unanswered_is_reported_not_failed_loudly():
+    for check in (dnn.check_param_count, dnn.check_sigmoid_depth, dnn.check_leaky_relu, dnn.check_adamw):
+        result = check(None)
+        assert not result and "Not answered yet" in result.message
+
+
+def test_wrong_answers_fail_with_a_hint():
+    assert "weights only" in dnn.check_param_count(3 * 128 + 128 * 64 + 64 * 10).message
+    assert not dnn.check_param_count(1)
+    assert not dnn.check_sigmoid_depth(9)
+    assert "fewer" in dnn.check_sigmoid_depth(12).message
+
+    class WrongBackward:
+        def __init__(self, slope):
+            self.slope = slope
+
+        def forward(self, x):
+            self.x = x
+            return np.where(x > 0, x, self.slope * x)
+
+        def backward(self, g):
+            return g  # forgets the slope
+
+    result = dnn.check_leaky_relu(WrongBackward)
+    assert not result and "backward" in result.message
+
+    class L2Adam(scratch.Adam):  # weight decay through the gradient: Adam, not AdamW
+        pass
+
+    result = dnn.check_adamw(L2Adam)
+    assert not result and "L2" in result.message
+
+
+def test_checkers_reject_wrong_types():
+    with pytest.raises(TypeError):
+        dnn.check_param_count("9418")
+    with pytest.raises(TypeError):
+        dnn.check_sigmoid_depth(10.0)
+    with pytest.raises(TypeError, match="class itself"):
+        dnn.check_leaky_relu(scratch.ReLU())
+    with pytest.raises(TypeError, match="class itself"):
+        dnn.check_adamw(scratch.Adam({"w": np.zeros(1)}))
+    with pytest.raises(TypeError, match="could not build"):
+        dnn.check_leaky_relu(dict)
+    with pytest.raises(TypeError, match="forward"):
+        dnn.check_leaky_relu(type("NoMethods", (), {"__init__": lambda self, slope: None}))
+    with pytest.raises(TypeError, match="step"):
+        dnn.check_adamw(type("NoStep", (), {"__init__": lambda self, params, lr, weight_decay: None}))

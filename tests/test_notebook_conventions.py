@@ -1,0 +1,103 @@
+"""Every chapter notebook follows the conventions of DESIGN.md (checked without executing it)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tools"))
+from course import ROOT, badge_markdown, colab_url, install_command, load_config, notebooks  # noqa: E402
+
+CONFIG = load_config()
+NOTEBOOKS = notebooks()
+IDS = [p.name for p in NOTEBOOKS]
+ABSOLUTE_PATH = re.compile(r"(/root/|/home/|/tmp/|/work/|/Users/|[A-Z]:\\\\)")
+
+
+def _read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def _tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def test_there_are_notebooks_and_all_are_in_the_toc():
+    assert NOTEBOOKS, "no notebooks under lessons/"
+    toc = (ROOT / "_toc.yml").read_text()
+    for path in NOTEBOOKS:
+        assert f"lessons/{path.stem}" in toc, f"{path.name} is not in _toc.yml"
+
+
+def test_config_points_colab_at_the_repository():
+    assert CONFIG["execute"]["execute_notebooks"] == "off"
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert colab_url(CONFIG, "lessons/x.ipynb").startswith("https://colab.research.google.com/github/")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_title_badge_and_install_cell_point_at_the_config_repository(path):
+    nb = _read(path)
+    rel = path.relative_to(ROOT).as_posix()
+    title, install = nb.cells[0], nb.cells[1]
+    assert title.cell_type == "markdown" and title.source.startswith("# "), "cell 1 must be the Markdown title"
+    assert badge_markdown(CONFIG, rel) in title.source, (
+        f"{rel}: Colab badge does not match _config.yml; run python tools/sync_notebook_links.py")
+    assert install.cell_type == "code"
+    assert {"remove-cell", "nbval-skip"} <= set(_tags(install)), "cell 2 must be tagged remove-cell and nbval-skip"
+    assert install_command(CONFIG) in install.source, (
+        f"{rel}: install cell does not match _config.yml; run python tools/sync_notebook_links.py")
+    assert "import nnanatomy" in install.source
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_environment_cell_seeds_and_reports(path):
+    code = [c for c in _read(path).cells if c.cell_type == "code"][1]
+    assert code.source.startswith("# NBVAL_IGNORE_OUTPUT")
+    for needle in ("runtime.get_scale()", "runtime.seed_everything(", "runtime.get_device()", "runtime.environment_report("):
+        assert needle in code.source, f"the environment cell must call {needle}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_markers_outputs_and_hygiene(path):
+    nb = _read(path)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or i == 1:
+            continue
+        src = cell.source
+        assert src.strip(), f"cell {i} is empty"
+        assert cell.execution_count is not None, f"cell {i} was not executed: run tools/execute_notebooks.py"
+        if re.search(r"\b(train\.fit|minibatch_fit)\(", src) and "def " not in src.split("fit(")[0].splitlines()[-1]:
+            assert src.startswith("# NBVAL_IGNORE_OUTPUT"), f"cell {i} trains: its output varies, mark it NBVAL_IGNORE_OUTPUT"
+        if "plt.subplots" in src or "plots.plot_" in src:
+            assert "plt.show()" in src, f"cell {i} draws a figure but does not end with plt.show()"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"cell {i} has an error output"
+            text = json.dumps(out)
+            assert not ABSOLUTE_PATH.search(text), f"cell {i} output shows an absolute path"
+            assert "Warning" not in text or "NBVAL_IGNORE_OUTPUT" in src, f"cell {i} output shows a warning"
+    assert "--nbval-lax" not in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_figures_have_titles_and_axis_labels(path):
+    for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type == "code" and "plt.show()" in cell.source and "plots.plot_" not in cell.source:
+            assert "title" in cell.source, f"cell {i}: every figure needs a title"
+            assert "xlabel" in cell.source and "ylabel" in cell.source, f"cell {i}: label both axes"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_chapter_ends_with_exercises_and_solutions(path):
+    nb = _read(path)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Exercises" in text
+    labels = re.findall(r"```\{exercise\}[^\n]*\n:label: (\S+)", text)
+    assert len(labels) >= 3, "a chapter has at least three exercises"
+    for label in labels:
+        assert re.search(r"\{solution\} " + re.escape(label) + r"\n:class: dropdown", text), f"{label}: no dropdown solution"
+    assert "## Summary" in text
