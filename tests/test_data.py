@@ -70,3 +70,99 @@ def test_standardizer_round_trip_and_errors():
         scaler.transform(np.zeros(3))
     with pytest.raises(TypeError, match="floating"):
         scaler.transform([[1.0]])
+
+
+def test_digits_split_is_stratified_scaled_and_seeded():
+    split = data.digits()
+    assert split.x_train.shape == (1347, 1, 8, 8) and split.x_test.shape == (450, 1, 8, 8)
+    assert split.x_train.dtype == np.float32 and 0.0 <= split.x_train.min() and split.x_train.max() <= 1.0
+    total = np.bincount(split.y_train) + np.bincount(split.y_test)
+    assert np.all(np.abs(np.bincount(split.y_test) - 0.25 * total) <= 1)  # stratified: 25 % of every class
+    again = data.digits()
+    np.testing.assert_array_equal(split.y_test, again.y_test)
+    assert not np.array_equal(data.digits(seed=1).y_test, split.y_test)
+    with pytest.raises(ValueError, match="test_size"):
+        data.digits(test_size=1.5)
+
+
+def test_adding_problem():
+    x, y = data.adding_problem(1000, length=20, seed=0)
+    assert x.shape == (1000, 20, 2) and y.shape == (1000,)
+    assert (x[:, :, 1].sum(1) == 2).all()
+    assert (x[:, :10, 1].sum(1) == 1).all()  # one marker in each half
+    np.testing.assert_allclose(y, (x[:, :, 0] * x[:, :, 1]).sum(1), rtol=1e-6)
+    assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.02  # the baseline MSE of predicting 1
+    with pytest.raises(ValueError):
+        data.adding_problem(10, length=1)
+
+
+def test_grammar_entropy_and_sampling():
+    g = data.Grammar(data.SIMPLE_ENGLISH)
+    probs = [p for _, p in g.sentences]
+    assert abs(sum(probs) - 1) < 1e-12 and len(probs) == len({s for s, _ in g.sentences})
+    # a sentence's probability is the product of its choices: "i like music" = 3/9 · 3/9 · 1/5
+    assert dict(g.sentences)["i like music"] == pytest.approx(3 / 9 * 3 / 9 * 1 / 5)
+    text = g.corpus(20000, seed=0)
+    sentences = text.splitlines()
+    assert all(s.endswith(".") for s in sentences)
+    # the empirical sentence entropy approaches the exact one
+    counts = np.unique(sentences, return_counts=True)[1] / len(sentences)
+    assert abs(-(counts * np.log(counts)).sum() - g.sentence_entropy()) < 0.05
+    assert abs(len(text) / len(sentences) - g.mean_sentence_length()) < 0.1
+    assert g.entropy_per_char() == pytest.approx(g.sentence_entropy() / g.mean_sentence_length())
+    assert g.corpus(5, seed=3) == g.corpus(5, seed=3)
+
+
+def test_grammar_rejects_bad_rules():
+    with pytest.raises(ValueError, match="ambiguous"):
+        data.Grammar({"S": [(1, ["A"]), (1, ["B"])], "A": [(1, ["x"])], "B": [(1, ["x"])]})
+    with pytest.raises(ValueError, match="no rule"):
+        data.Grammar({"S": [(1, ["A"])]})
+    with pytest.raises(ValueError, match="recursive"):
+        data.Grammar({"S": [(1, ["S", "x"])]})
+    with pytest.raises(ValueError, match="positive weight"):
+        data.Grammar({"S": [(0, ["x"])]})
+    with pytest.raises(ValueError, match="start"):
+        data.Grammar({"A": [(1, ["x"])]})
+    with pytest.raises(ValueError, match="word"):
+        data.Grammar({"S": [(1, ["x."])]})
+
+
+def test_char_vocab_round_trip():
+    vocab = data.CharVocab.from_text("hello world.\n")
+    assert vocab.chars == tuple(sorted(set("hello world.\n")))
+    assert vocab.decode(vocab.encode("hold")) == "hold"
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        vocab.encode("xyz")
+    with pytest.raises(ValueError, match="ids"):
+        vocab.decode([99])
+
+
+def test_mel_filterbank_and_log_mel_equal_librosa():
+    librosa = pytest.importorskip("librosa")
+    for sr, n_fft, n_mels, fmin, fmax in [(16000, 512, 64, 0.0, None), (22050, 1024, 80, 50.0, 8000.0), (8000, 256, 20, 0.0, None)]:
+        ours = data.mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
+        ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float64)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    wave, _ = data.speech_like(n_syllables=3, seed=2)
+    ours = data.log_mel_spectrogram(wave, 16000, n_fft=512, hop_length=160, n_mels=64).numpy()
+    power = librosa.feature.melspectrogram(y=wave, sr=16000, n_fft=512, hop_length=160, n_mels=64, power=2.0, dtype=np.float64)
+    np.testing.assert_allclose(ours, np.log(power + 1e-10), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(data.mel_to_hz(data.hz_to_mel([0.0, 440.0, 1000.0, 6000.0])), [0.0, 440.0, 1000.0, 6000.0])
+
+
+def test_speech_like_is_deterministic_and_segmented():
+    wave, segments = data.speech_like(n_syllables=4, seed=5)
+    again, _ = data.speech_like(n_syllables=4, seed=5)
+    np.testing.assert_array_equal(wave, again)
+    assert segments[0].kind == "pause" and segments[-1].end == pytest.approx(len(wave) / 16000, abs=1e-5)
+    assert sum(s.kind.startswith("vowel") for s in segments) == 4
+    assert np.abs(wave).max() < 1.5
+    batch = data.power_spectrogram(torch.from_numpy(np.stack([wave, wave])))
+    assert batch.shape[0] == 2 and batch.shape[1] == 257
+    with pytest.raises(ValueError, match="shape"):
+        data.power_spectrogram(np.zeros((1, 2, 3)))
+    with pytest.raises(TypeError, match="floating"):
+        data.log_mel_spectrogram(np.zeros(100, dtype=int), 16000)
+    with pytest.raises(ValueError, match="fmin"):
+        data.mel_filterbank(16000, 512, 64, fmin=9000.0)

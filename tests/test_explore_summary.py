@@ -45,6 +45,11 @@ CASES = {
         (torch.randn(3, 2, 40),),
     ),
     "cnn-3d": (lambda: nn.Sequential(nn.Conv3d(1, 2, 3), nn.ReLU(), nn.ConvTranspose3d(2, 1, 2)), (torch.randn(1, 1, 6, 6, 6),)),
+    "cnn-classifier": (lambda: models.CNNClassifier(), (torch.randn(4, 1, 8, 8),)),
+    "char-rnn": (lambda: models.CharRNN(models.CharRNNConfig(vocab_size=20, cell="rnn")), (torch.randint(0, 20, (3, 11)),)),
+    "char-gru": (lambda: models.CharRNN(models.CharRNNConfig(vocab_size=20, cell="gru")), (torch.randint(0, 20, (3, 11)),)),
+    "rnn-2-layer-bidirectional": (lambda: nn.GRU(4, 6, num_layers=2, bidirectional=True), (torch.randn(5, 2, 4),)),
+    "regressor-rnn": (lambda: models.SequenceRegressor(models.SequenceRegressorConfig(cell="rnn")), (torch.randn(2, 9, 2),)),
 }
 
 
@@ -172,3 +177,16 @@ def test_formatting():
     assert explore.format_bytes(3 * 1024**3) == "3 GiB"
     with pytest.raises(ValueError):
         explore.format_bytes(-1)
+
+
+def test_lstm_is_counted_analytically_where_flop_counter_mode_sees_nothing():
+    model = models.SequenceRegressor(models.SequenceRegressorConfig(input_size=2, hidden_size=8, cell="lstm"))
+    x = torch.randn(3, 10, 2)
+    s = explore.summary(model, x)
+    lstm = next(r for r in s.rows if r.type == "LSTM")
+    assert lstm.macs == 3 * 10 * 4 * 8 * (2 + 8)  # B·T·gates·H·(D + H)
+    assert _flop_counter_total(model, x) == 2 * 3 * 8  # only the head's Linear is seen
+    # the same count FlopCounterMode gives for the GRU/RNN cells, whose kernels it can see
+    gru = nn.GRU(2, 8, batch_first=True)
+    assert explore.summary(gru, x).total_flops == _flop_counter_total(gru, x) == 2 * 3 * 10 * 3 * 8 * 10
+    assert "fewer FLOPs" in str(s)

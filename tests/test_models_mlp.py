@@ -72,3 +72,60 @@ def test_a_few_seeded_steps_reduce_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_cnn_classifier_shapes_and_errors():
+    model = models.CNNClassifier()
+    assert model(torch.randn(5, 1, 8, 8)).shape == (5, 10)
+    assert [type(m).__name__ for m in model.features][:4] == ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d"]
+    assert [type(m).__name__ for m in model.classifier] == ["Flatten", "Linear", "ReLU", "Dropout", "Linear"]
+    conv1 = 32 * (1 * 9 + 1)
+    assert model.num_parameters() == conv1 + 2 * 32 + 64 * (32 * 9 + 1) + 2 * 64 + (64 * 128 + 128) + (128 * 10 + 10)
+    with pytest.raises(ValueError, match=r"\(B, 1, H, W\)"):
+        model(torch.randn(5, 3, 8, 8))
+    with pytest.raises(ValueError, match="at least 4"):
+        model(torch.randn(1, 1, 3, 3))
+    with pytest.raises(ValueError, match="odd"):
+        models.CNNConfig(kernel_size=4)
+    with pytest.raises(ValueError, match="dropout"):
+        models.CNNConfig(dropout=1.0)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_char_rnn_and_greedy_decoding(cell):
+    torch.manual_seed(0)
+    model = models.CharRNN(models.CharRNNConfig(vocab_size=7, hidden_size=16, cell=cell))
+    ids = torch.randint(0, 7, (2, 5))
+    logits, state = model(ids)
+    assert logits.shape == (2, 5, 7)
+    # continuing from the state equals running the whole sequence at once
+    first, s1 = model(ids[:, :3])
+    rest, _ = model(ids[:, 3:], s1)
+    torch.testing.assert_close(torch.cat([first, rest], 1), logits)
+    new, probs = model.greedy_decode(torch.tensor([1, 2, 3]), max_new_tokens=4)
+    assert len(new) == 4 and probs.shape == (4, 7)
+    assert all(int(p.argmax()) == i for p, i in zip(probs, new))
+    with pytest.raises(ValueError, match="ids must be in"):
+        model(torch.tensor([[9]]))
+    with pytest.raises(TypeError, match="long"):
+        model(torch.zeros(1, 2))
+
+
+def test_greedy_decoding_stops_at_stop_id():
+    model = models.CharRNN(models.CharRNNConfig(vocab_size=3, hidden_size=4))
+    with torch.no_grad():
+        model.head.bias.copy_(torch.tensor([0.0, 0.0, 100.0]))  # always predicts id 2
+    new, _ = model.greedy_decode(torch.tensor([0]), max_new_tokens=10, stop_id=2)
+    assert new == [2]
+
+
+def test_sequence_regressor():
+    for cell in ("rnn", "lstm", "gru"):
+        model = models.SequenceRegressor(models.SequenceRegressorConfig(cell=cell, hidden_size=8))
+        assert model(torch.randn(4, 6, 2)).shape == (4,)
+    lstm = models.SequenceRegressor(models.SequenceRegressorConfig(hidden_size=64))
+    assert lstm.num_parameters() == 4 * 64 * (2 + 64 + 2) + 65
+    with pytest.raises(ValueError, match="cell"):
+        models.SequenceRegressorConfig(cell="transformer")
+    with pytest.raises(ValueError, match=r"\(B, T, 2\)"):
+        lstm(torch.randn(4, 6))

@@ -1,8 +1,30 @@
 """Datasets of the course. Every one is generated here, deterministically from a seed, or
-shipped inside a well-known package; nothing is downloaded at run time."""
+shipped inside a well-known package (scikit-learn's digits); nothing is downloaded at run time."""
 
+from .audio import Segment, speech_like
+from .features import hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, power_spectrogram
 from .functions import quadratic
+from .images import Split, digits
 from .loaders import tensor_loader
 from .scaling import Standardizer
+from .sequences import adding_problem
+from .text import SIMPLE_ENGLISH, CharVocab, Grammar
 
-__all__ = ["Standardizer", "quadratic", "tensor_loader"]
+__all__ = [
+    "SIMPLE_ENGLISH",
+    "CharVocab",
+    "Grammar",
+    "Segment",
+    "Split",
+    "Standardizer",
+    "adding_problem",
+    "digits",
+    "hz_to_mel",
+    "log_mel_spectrogram",
+    "mel_filterbank",
+    "mel_to_hz",
+    "power_spectrogram",
+    "quadratic",
+    "speech_like",
+    "tensor_loader",
+]

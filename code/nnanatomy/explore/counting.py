@@ -23,7 +23,7 @@ from torch import nn
 
 __all__ = ["MacCounter", "ZERO_MAC_TYPES", "count_macs", "register_counter"]
 
-MacCounter = Callable[[nn.Module, tuple[Any, ...], Any], int]
+MacCounter = Callable[[nn.Module, tuple[Any, ...], Any], "int | None"]
 
 _COUNTERS: dict[type[nn.Module], MacCounter] = {}
 
@@ -83,11 +83,31 @@ def _conv_transpose(module: nn.modules.conv._ConvTransposeNd, inputs: tuple[Any,
     return x.numel() * (module.out_channels // module.groups) * prod(module.kernel_size)
 
 
+_RNN_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+@register_counter(nn.RNN, nn.LSTM, nn.GRU)
+def _recurrent(module: nn.RNNBase, inputs: tuple[Any, ...], output: Any) -> int | None:
+    # per time step, layer and direction: gates · H · (D_in + H) multiply-accumulates
+    x = inputs[0] if inputs else None
+    if not isinstance(x, torch.Tensor) or getattr(module, "proj_size", 0):
+        return None  # packed sequences and projected LSTMs: not counted
+    steps = x.numel() // module.input_size  # B·T (or T for an unbatched input)
+    gates, hidden = _RNN_GATES[module.mode], module.hidden_size
+    directions = 2 if module.bidirectional else 1
+    total = 0
+    for layer in range(module.num_layers):
+        d_in = module.input_size if layer == 0 else hidden * directions
+        total += directions * steps * gates * hidden * (d_in + hidden)
+    return total
+
+
 def count_macs(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int | None:
     """MACs of one call of a leaf module, or ``None`` when no counter knows its type."""
     for cls in type(module).__mro__:
         if cls in _COUNTERS:
-            return int(_COUNTERS[cls](module, inputs, output))
+            macs = _COUNTERS[cls](module, inputs, output)
+            return None if macs is None else int(macs)
     if isinstance(module, ZERO_MAC_TYPES):
         return 0
     return None

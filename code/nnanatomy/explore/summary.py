@@ -131,6 +131,11 @@ class Summary:
         ]
         if self.uncounted_types:
             lines.append(f"no MAC counter for {', '.join(self.uncounted_types)}: their rows show '?'")
+        if self.flop_counter_flops < self.total_flops:
+            lines.append(
+                f"FlopCounterMode saw {format_count(self.total_flops - self.flop_counter_flops)} fewer FLOPs than the rows "
+                "count: a fused kernel it cannot look into (the CPU LSTM, for one); the rows use the analytic count"
+            )
         if self.unattributed_flops:
             lines.append(
                 f"FlopCounterMode saw {format_count(self.unattributed_flops)} more FLOPs than the rows account for "

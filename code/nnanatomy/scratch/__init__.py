@@ -4,29 +4,63 @@ in float64, so a chapter can show the mechanism and prove it is the real one.
 No PyTorch in this package: it is the independent implementation.
 """
 
+from .conv import (
+    Conv2D,
+    col2im,
+    conv2d_loops,
+    conv2d_loops_backward,
+    conv_output_size,
+    convolve1d,
+    convolve2d,
+    correlate1d,
+    correlate2d,
+    im2col,
+)
 from .gradcheck import numerical_gradient, relative_error
-from .layers import ACTIVATIONS, Layer, Linear, ReLU, Sigmoid, Tanh, relu, sigmoid, tanh
+from .layers import ACTIVATIONS, Dropout, Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, relu, sigmoid, tanh
 from .losses import MSELoss
 from .mlp import MLP
+from .norm import BatchNorm2D
 from .optim import SGD, Adam
+from .pooling import AdaptiveAvgPool2D, MaxPool2D
+from .recurrent import GRU, LSTM, RNN, TORCH_GATE_ORDER
 from .training import cosine_lr, minibatch_fit
 
 __all__ = [
     "ACTIVATIONS",
     "Adam",
+    "AdaptiveAvgPool2D",
+    "BatchNorm2D",
+    "Conv2D",
+    "Dropout",
+    "Flatten",
+    "GRU",
+    "LSTM",
     "Layer",
     "Linear",
     "MLP",
     "MSELoss",
+    "MaxPool2D",
+    "RNN",
     "ReLU",
     "SGD",
     "Sigmoid",
+    "TORCH_GATE_ORDER",
     "Tanh",
+    "col2im",
+    "conv2d_loops",
+    "conv2d_loops_backward",
+    "conv_output_size",
+    "convolve1d",
+    "convolve2d",
+    "correlate1d",
+    "correlate2d",
+    "cosine_lr",
+    "im2col",
+    "minibatch_fit",
     "numerical_gradient",
     "relative_error",
     "relu",
     "sigmoid",
     "tanh",
-    "cosine_lr",
-    "minibatch_fit",
 ]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_positive_int
 
-__all__ = ["Layer", "Linear", "ReLU", "Tanh", "Sigmoid", "ACTIVATIONS", "relu", "sigmoid", "tanh"]
+__all__ = ["ACTIVATIONS", "Dropout", "Flatten", "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "relu", "sigmoid", "tanh"]
 
 
 class Layer:
@@ -160,3 +160,71 @@ class Sigmoid(_Activation):
 
 #: Activation name → layer class (the same names as :data:`nnanatomy.models.mlp.ACTIVATIONS`).
 ACTIVATIONS: dict[str, type[_Activation]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
+class Flatten(Layer):
+    """``(N, C, H, W)`` → ``(N, C·H·W)``: the spatial layout is dropped so that a dense layer,
+    which weighs every input globally, can follow. Backward restores the shape."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array("x", x)
+        if x.ndim < 2:
+            raise ValueError(f"Flatten expects at least (N, features), got shape {x.shape}")
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if getattr(self, "_shape", None) is None:
+            raise RuntimeError("Flatten.backward called before forward")
+        grad_out = self._check_grad_out(grad_out, (self._shape[0], int(np.prod(self._shape[1:]))))
+        return grad_out.reshape(self._shape)
+
+    def __repr__(self) -> str:
+        return "Flatten()"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each element with probability ``p`` and scale the
+    survivors by ``1/(1 − p)``, so that every element's *expected* value is unchanged and the
+    network needs no rescaling at evaluation time, where dropout does nothing.
+
+    The mask is drawn from a Bernoulli(1 − p) distribution by ``rng``, or passed in ``mask`` (to
+    reproduce another library's draw).
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError(f"p must be a probability in [0, 1), got {p!r}")
+        self.p = float(p)
+        self.rng = np.random.default_rng(0) if rng is None else rng
+        self.training = True
+        self._scale: np.ndarray | float | None = None
+
+    def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        x = as_float_array("x", x)
+        if not self.training or self.p == 0.0:
+            self._scale = 1.0
+            return x
+        if mask is None:
+            mask = self.rng.random(x.shape) >= self.p  # keep with probability 1 − p
+        elif np.shape(mask) != x.shape:
+            raise ValueError(f"mask must have the input's shape {x.shape}, got {np.shape(mask)}")
+        self._scale = np.asarray(mask, dtype=x.dtype) / (1.0 - self.p)
+        return x * self._scale
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        if self._scale is None:
+            raise RuntimeError("Dropout.backward called before forward")
+        grad_out = as_float_array("grad_out", grad_out)
+        return grad_out * self._scale
+
+    def train(self, mode: bool = True) -> Dropout:
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> Dropout:
+        return self.train(False)
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"

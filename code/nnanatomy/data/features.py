@@ -1,0 +1,106 @@
+"""Audio features: the short-time Fourier transform, the mel filterbank, log-mel spectrograms.
+
+Speech and music are stationary only over tens of milliseconds, so we analyse them in short
+overlapping frames; the magnitude of each frame's spectrum, pooled into bands spaced like the
+ear's pitch resolution (the mel scale), gives a 2-D time–frequency image — the input of the
+CNNs and Conformers of later chapters. Implemented in PyTorch (batched, on any device); the
+filterbank is tested against librosa's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._checks import check_count
+
+__all__ = ["hz_to_mel", "log_mel_spectrogram", "mel_filterbank", "mel_to_hz", "power_spectrogram"]
+
+# The Slaney mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
+_F_SP = 200.0 / 3  # Hz per mel in the linear part
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP  # 15 mel
+_LOGSTEP = math.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
+    """Frequency in Hz → mel (Slaney): ``f / (200/3)`` below 1 kHz, ``15 + 27·ln(f/1000)/ln 6.4`` above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    linear = hz / _F_SP
+    log = _MIN_LOG_MEL + np.log(np.maximum(hz, 1e-12) / _MIN_LOG_HZ) / _LOGSTEP
+    return np.where(hz >= _MIN_LOG_HZ, log, linear)
+
+
+def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
+    """The inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    return np.where(mel >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (mel - _MIN_LOG_MEL)), _F_SP * mel)
+
+
+def mel_filterbank(
+    sample_rate: int, n_fft: int, n_mels: int = 64, fmin: float = 0.0, fmax: float | None = None
+) -> np.ndarray:
+    """Triangular filters on the mel scale, area-normalised ("slaney"): shape ``(n_mels, n_fft // 2 + 1)``.
+
+    Filter m rises linearly from mel point m to m + 1 and falls to m + 2, the ``n_mels + 2``
+    points being equally spaced in mel between ``fmin`` and ``fmax`` (default: Nyquist). Each
+    row is scaled by ``2 / (f_{m+2} − f_m)`` so that wide high-frequency filters do not
+    dominate. Equal to ``librosa.filters.mel(sr=..., n_fft=..., n_mels=...)``.
+    """
+    sample_rate, n_fft, n_mels = check_count("sample_rate", sample_rate), check_count("n_fft", n_fft, 2), check_count("n_mels", n_mels)
+    fmax = sample_rate / 2 if fmax is None else float(fmax)
+    if not 0 <= fmin < fmax <= sample_rate / 2:
+        raise ValueError(f"need 0 <= fmin < fmax <= sample_rate / 2 = {sample_rate / 2}, got fmin={fmin}, fmax={fmax}")
+    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mel_points = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    widths = np.diff(mel_points)
+    ramps = mel_points[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]  # rising edge of each triangle
+    upper = ramps[2:] / widths[1:, None]  # falling edge
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_points[2:] - mel_points[:-2]))[:, None]
+    return weights
+
+
+def _as_waveform(wave: np.ndarray | torch.Tensor) -> torch.Tensor:
+    if isinstance(wave, np.ndarray):
+        wave = torch.from_numpy(wave)
+    if not isinstance(wave, torch.Tensor) or not wave.is_floating_point():
+        raise TypeError("wave must be a floating NumPy array or torch.Tensor of samples")
+    if wave.ndim not in (1, 2):
+        raise ValueError(f"wave must be (samples,) or (batch, samples), got shape {tuple(wave.shape)}")
+    return wave
+
+
+def power_spectrogram(wave: np.ndarray | torch.Tensor, n_fft: int = 512, hop_length: int = 160) -> torch.Tensor:
+    """``|STFT|²`` with a periodic Hann window, frames centred (zero-padded by ``n_fft // 2``).
+
+    ``(samples,)`` → ``(n_fft // 2 + 1, frames)``; a batch ``(B, samples)`` → ``(B, bins, frames)``,
+    with ``frames = 1 + samples // hop_length``.
+    """
+    wave = _as_waveform(wave)
+    n_fft, hop_length = check_count("n_fft", n_fft, 2), check_count("hop_length", hop_length)
+    window = torch.hann_window(n_fft, periodic=True, dtype=wave.dtype, device=wave.device)
+    spec = torch.stft(wave, n_fft, hop_length, window=window, center=True, pad_mode="constant", return_complex=True)
+    return spec.abs() ** 2
+
+
+def log_mel_spectrogram(
+    wave: np.ndarray | torch.Tensor,
+    sample_rate: int,
+    n_fft: int = 512,
+    hop_length: int = 160,
+    n_mels: int = 64,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    floor: float = 1e-10,
+) -> torch.Tensor:
+    """``log(mel_filterbank @ |STFT|² + floor)``: ``(samples,)`` → ``(n_mels, frames)`` (natural log).
+
+    At 16 kHz the defaults analyse 32 ms frames every 10 ms.
+    """
+    power = power_spectrogram(wave, n_fft, hop_length)
+    fb = torch.as_tensor(mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax), dtype=power.dtype, device=power.device)
+    return torch.log(torch.matmul(fb, power) + floor)

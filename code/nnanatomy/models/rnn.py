@@ -1,0 +1,123 @@
+"""Recurrent models in PyTorch (chapters 03 and 04): a character language model and a
+sequence regressor, each with a choice of cell (``"rnn"``, ``"lstm"``, ``"gru"``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["CELLS", "CharRNN", "CharRNNConfig", "SequenceRegressor", "SequenceRegressorConfig"]
+
+CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def _check_positive(owner: str, **values: object) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{owner}.{name} must be a positive int, got {value!r}")
+
+
+def _check_cell(owner: str, cell: str) -> None:
+    if cell not in CELLS:
+        raise ValueError(f"{owner}.cell must be one of {sorted(CELLS)}, got {cell!r}")
+
+
+@dataclass
+class CharRNNConfig:
+    vocab_size: int
+    embed_dim: int = 32
+    hidden_size: int = 128
+    cell: str = "rnn"
+
+    def __post_init__(self) -> None:
+        _check_positive("CharRNNConfig", vocab_size=self.vocab_size, embed_dim=self.embed_dim, hidden_size=self.hidden_size)
+        _check_cell("CharRNNConfig", self.cell)
+
+
+class CharRNN(nn.Module):
+    """Next-character model: ``y_t = W_hy h_t + b_y`` scores every character of the vocabulary.
+
+    ids ``(B, T)`` → embedding ``(B, T, E)`` → recurrent layer ``(B, T, H)`` → logits ``(B, T, V)``.
+    The logit vector at step t has one entry per character; the highest is the prediction.
+    """
+
+    def __init__(self, config: CharRNNConfig) -> None:
+        super().__init__()
+        if not isinstance(config, CharRNNConfig):
+            raise TypeError(f"config must be a CharRNNConfig, got {type(config).__name__}")
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        self.rnn = CELLS[config.cell](config.embed_dim, config.hidden_size, batch_first=True)
+        self.head = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward(self, ids: torch.Tensor, state: object = None) -> tuple[torch.Tensor, object]:
+        """Returns ``(logits (B, T, V), state)``; pass ``state`` back in to continue a sequence."""
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long or ids.ndim != 2:
+            raise TypeError("ids must be a (B, T) torch.long tensor of character ids")
+        if ids.numel() and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+            raise ValueError(f"ids must be in [0, {self.config.vocab_size})")
+        hidden, state = self.rnn(self.embed(ids), state)  # (B, T, H)
+        return self.head(hidden), state
+
+    @torch.no_grad()
+    def greedy_decode(
+        self, prompt: torch.Tensor, max_new_tokens: int, stop_id: int | None = None
+    ) -> tuple[list[int], torch.Tensor]:
+        """Greedy decoding: feed the prompt, then repeatedly append the highest-scoring character.
+
+        Returns the new ids and the probability vector at every generated step ``(n, V)``.
+        """
+        if not isinstance(prompt, torch.Tensor) or prompt.ndim != 1 or prompt.numel() == 0:
+            raise ValueError("prompt must be a non-empty 1-D tensor of ids")
+        _check_positive("greedy_decode", max_new_tokens=max_new_tokens)
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        logits, state = self(prompt.to(device)[None])
+        new_ids, probs = [], []
+        for _ in range(max_new_tokens):
+            p = torch.softmax(logits[0, -1], dim=-1)  # (V,): y_t as probabilities
+            next_id = int(p.argmax())  # greedy: the best character now, no look-ahead
+            new_ids.append(next_id)
+            probs.append(p.cpu())
+            if stop_id is not None and next_id == stop_id:
+                break
+            logits, state = self(torch.tensor([[next_id]], device=device), state)
+        self.train(was_training)
+        return new_ids, torch.stack(probs)
+
+
+@dataclass
+class SequenceRegressorConfig:
+    input_size: int = 2
+    hidden_size: int = 64
+    cell: str = "lstm"
+
+    def __post_init__(self) -> None:
+        _check_positive("SequenceRegressorConfig", input_size=self.input_size, hidden_size=self.hidden_size)
+        _check_cell("SequenceRegressorConfig", self.cell)
+
+
+class SequenceRegressor(nn.Module):
+    """Reads a whole sequence ``(B, T, D)`` and predicts one number per sequence from the last
+    hidden state: ``(B,)``."""
+
+    def __init__(self, config: SequenceRegressorConfig | None = None) -> None:
+        super().__init__()
+        config = SequenceRegressorConfig() if config is None else config
+        if not isinstance(config, SequenceRegressorConfig):
+            raise TypeError(f"config must be a SequenceRegressorConfig, got {type(config).__name__}")
+        self.config = config
+        self.rnn = CELLS[config.cell](config.input_size, config.hidden_size, batch_first=True)
+        self.head = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[2] != self.config.input_size:
+            raise ValueError(f"SequenceRegressor expects (B, T, {self.config.input_size}), got {getattr(x, 'shape', type(x).__name__)}")
+        hidden, _ = self.rnn(x)  # (B, T, H)
+        return self.head(hidden[:, -1]).squeeze(-1)  # (B,)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
