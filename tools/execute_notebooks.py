@@ -42,7 +42,10 @@ def execute(path: pathlib.Path) -> float:
     os.environ.pop("MPLBACKEND", None)
     start = time.perf_counter()
     try:
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+            store_widget_state=False,  # widget state would make the site load widget code from a CDN
+        )
         client.execute()
     finally:
         os.environ.clear()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import torch
 
 from ..models import MLP, MLPConfig
+from ._common import build, check_class, check_int, require_methods
 from ._report import CheckResult, not_answered, verdict
 
 __all__ = ["check_adamw", "check_leaky_relu", "check_param_count", "check_sigmoid_depth"]
@@ -20,8 +20,7 @@ def check_param_count(answer: int | None) -> CheckResult:
     """Exercise 1: the number of parameters of the MLP with layer widths 3 → 128 → 64 → 10."""
     if answer is None:
         return not_answered("replace None with your count (an int).")
-    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
-        raise TypeError(f"answer must be an int, got {type(answer).__name__}")
+    answer = check_int(answer)
     sizes = PARAM_COUNT_SIZES
     expected = MLP(MLPConfig(in_features=sizes[0], hidden=sizes[1:-1], out_features=sizes[-1])).num_parameters()
     if answer == expected:
@@ -36,8 +35,7 @@ def check_sigmoid_depth(answer: int | None) -> CheckResult:
     """Exercise 2: the fewest sigmoid layers after which the derivative product is surely < 1e-6."""
     if answer is None:
         return not_answered("replace None with a number of layers (an int).")
-    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
-        raise TypeError(f"answer must be an int, got {type(answer).__name__}")
+    answer = check_int(answer)
     expected = math.ceil(math.log(1e-6) / math.log(0.25))
     if answer == expected:
         return verdict(True, f"{answer} layers: 0.25^{answer} = {0.25**answer:.2e} < 1e-6 — correct.")
@@ -46,23 +44,12 @@ def check_sigmoid_depth(answer: int | None) -> CheckResult:
     return verdict(False, f"0.25^{answer} = {0.25**answer:.2e} is not below 1e-6 yet.")
 
 
-def _check_layer_protocol(layer: Any) -> None:
-    for method in ("forward", "backward"):
-        if not callable(getattr(layer, method, None)):
-            raise TypeError(f"your layer needs a {method}() method, like nnanatomy.scratch.ReLU")
-
-
 def check_leaky_relu(layer_class: type | None, negative_slope: float = 0.01, seed: int = 0) -> CheckResult:
     """Exercise 3: a NumPy LeakyReLU layer (forward and backward), compared with PyTorch in float64."""
     if layer_class is None:
         return not_answered("replace None with your LeakyReLU class.")
-    if not isinstance(layer_class, type):
-        raise TypeError(f"pass the class itself, got {type(layer_class).__name__}")
-    try:
-        layer = layer_class(negative_slope)
-    except Exception as exc:
-        raise TypeError(f"could not build your layer as {layer_class.__name__}({negative_slope}): {exc}") from exc
-    _check_layer_protocol(layer)
+    layer = build(check_class(layer_class), negative_slope)
+    require_methods(layer, "forward", "backward", like="nnanatomy.scratch.ReLU")
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(8, 5))
     grad_out = rng.normal(size=(8, 5))
@@ -86,19 +73,14 @@ def check_adamw(optimizer_class: type | None, steps: int = 50, seed: int = 0) ->
     """
     if optimizer_class is None:
         return not_answered("replace None with your AdamW class.")
-    if not isinstance(optimizer_class, type):
-        raise TypeError(f"pass the class itself, got {type(optimizer_class).__name__}")
+    check_class(optimizer_class)
     rng = np.random.default_rng(seed)
     target = rng.normal(size=(4, 3))
     theta = rng.normal(size=(4, 3))
     lr, wd = 0.05, 0.1
     ours = {"theta": theta.copy()}
-    try:
-        opt = optimizer_class(ours, lr=lr, weight_decay=wd)
-    except Exception as exc:
-        raise TypeError(f"could not build your optimiser as {optimizer_class.__name__}(params, lr={lr}, weight_decay={wd}): {exc}") from exc
-    if not callable(getattr(opt, "step", None)):
-        raise TypeError("your optimiser needs a step(grads) method, like nnanatomy.scratch.Adam")
+    opt = build(optimizer_class, ours, lr=lr, weight_decay=wd)
+    require_methods(opt, "step", like="nnanatomy.scratch.Adam")
     ref = torch.tensor(theta, requires_grad=True)
     ref_opt = torch.optim.AdamW([ref], lr=lr, weight_decay=wd)
     adam_ref = torch.tensor(theta, requires_grad=True)

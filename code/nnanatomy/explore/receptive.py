@@ -33,7 +33,7 @@ class RFRow:
     stride: tuple[int, int]
     dilation: tuple[int, int]
     receptive_field: tuple[int, int]  # (height, width) in input pixels
-    jump: tuple[int, int]
+    jump: tuple[int, int]  # (0, 0) for a global pooling layer
 
 
 @dataclass
@@ -48,7 +48,12 @@ class ReceptiveField:
     def __str__(self) -> str:
         header = ("layer", "type", "kernel", "stride", "dilation", "receptive field", "jump")
         fmt = lambda t: f"{t[0]}×{t[1]}"  # noqa: E731
-        body = [(r.name, r.type, fmt(r.kernel), fmt(r.stride), fmt(r.dilation), fmt(r.receptive_field), fmt(r.jump)) for r in self.rows]
+        body = [
+            (r.name, r.type, "global", "—", "—", fmt(r.receptive_field), "—")
+            if r.jump == (0, 0)
+            else (r.name, r.type, fmt(r.kernel), fmt(r.stride), fmt(r.dilation), fmt(r.receptive_field), fmt(r.jump))
+            for r in self.rows
+        ]
         table = [header, *body]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]

@@ -51,7 +51,7 @@ class MaxPool2D(Layer):
             raise RuntimeError("MaxPool2D.backward called before forward")
         x_shape, arg, out_h, out_w = self._cache
         grad_out = self._check_grad_out(grad_out, (*x_shape[:2], out_h, out_w))
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        (_, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         rows = np.arange(out_h)[:, None] * sh + arg // kw  # (N, C, H_out, W_out) row in the padded input
         cols = np.arange(out_w)[None, :] * sw + arg % kw
         grad = np.zeros((x_shape[0], x_shape[1], x_shape[2] + 2 * ph, x_shape[3] + 2 * pw), dtype=grad_out.dtype)
