@@ -111,6 +111,13 @@ def test_grammar_entropy_and_sampling():
     assert abs(len(text) / len(sentences) - g.mean_sentence_length()) < 0.1
     assert g.entropy_per_char() == pytest.approx(g.sentence_entropy() / g.mean_sentence_length())
     assert g.corpus(5, seed=3) == g.corpus(5, seed=3)
+    eat = g.next_char_distribution("we eat ")
+    assert eat == pytest.approx({"h": 3 / 7, "n": 2 / 7, "f": 1 / 7, "r": 1 / 7})
+    assert g.next_char_distribution("i like machine learning") == {".": 1.0}
+    assert g.next_char_distribution("i like machine learning.") == {"\n": 1.0}
+    assert abs(sum(g.next_char_distribution("").values()) - 1) < 1e-12
+    with pytest.raises(ValueError, match="no sentence"):
+        g.next_char_distribution("xyz")
 
 
 def test_grammar_rejects_bad_rules():

@@ -8,7 +8,7 @@ from .images import Split, digits
 from .loaders import tensor_loader
 from .scaling import Standardizer
 from .sequences import adding_problem
-from .text import SIMPLE_ENGLISH, CharVocab, Grammar
+from .text import SIMPLE_ENGLISH, CharVocab, Grammar, next_token_windows
 
 __all__ = [
     "SIMPLE_ENGLISH",
@@ -23,6 +23,7 @@ __all__ = [
     "log_mel_spectrogram",
     "mel_filterbank",
     "mel_to_hz",
+    "next_token_windows",
     "power_spectrogram",
     "quadratic",
     "speech_like",

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._checks import check_count, check_seed
 
-__all__ = ["CharVocab", "Grammar", "SIMPLE_ENGLISH"]
+__all__ = ["CharVocab", "Grammar", "SIMPLE_ENGLISH", "next_token_windows"]
 
 Rules = Mapping[str, Sequence[tuple[float, Sequence[str]]]]
 
@@ -73,6 +73,24 @@ class Grammar:
     def sentences(self) -> list[tuple[str, float]]:
         """Every sentence the grammar can produce (without the final ``".\\n"``) and its probability."""
         return list(self._sentences)
+
+    def next_char_distribution(self, prefix: str) -> dict[str, float]:
+        """The exact distribution of the character after ``prefix`` (the start of one sentence).
+
+        The best any model can predict: ``{character: probability}``, summing to 1. Raises a
+        ``ValueError`` if no sentence starts with ``prefix``.
+        """
+        if not isinstance(prefix, str) or "\n" in prefix:
+            raise TypeError("prefix must be a string inside one sentence (no newline)")
+        full = [(s + ".\n", p) for s, p in self._sentences]
+        matching = [(s, p) for s, p in full if s.startswith(prefix) and len(s) > len(prefix)]
+        total = sum(p for _, p in matching)
+        if not matching:
+            raise ValueError(f"no sentence of the grammar starts with {prefix!r}")
+        dist: dict[str, float] = {}
+        for s, p in matching:
+            dist[s[len(prefix)]] = dist.get(s[len(prefix)], 0.0) + p / total
+        return dict(sorted(dist.items(), key=lambda kv: -kv[1]))
 
     def sample(self, n: int, seed: int = 0) -> list[str]:
         """``n`` independent sentences, each ending in ``".\\n"``."""
@@ -151,3 +169,23 @@ class CharVocab:
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.chars)):
             raise ValueError(f"ids must be in [0, {len(self.chars)}), got range [{ids.min()}, {ids.max()}]")
         return "".join(self.chars[i] for i in ids.reshape(-1))
+
+
+def next_token_windows(ids: np.ndarray, seq_len: int, stride: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cut a token stream into training windows for next-token prediction.
+
+    Window k holds ``ids[s : s + seq_len]`` as input and the same span shifted by one,
+    ``ids[s + 1 : s + seq_len + 1]``, as target, with ``s = k·stride`` (default: ``seq_len``,
+    non-overlapping). Returns two int64 arrays of shape ``(windows, seq_len)``.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError("ids must be a 1-D integer array")
+    seq_len = check_count("seq_len", seq_len)
+    stride = seq_len if stride is None else check_count("stride", stride)
+    if len(ids) < seq_len + 1:
+        raise ValueError(f"need at least seq_len + 1 = {seq_len + 1} tokens, got {len(ids)}")
+    starts = np.arange(0, len(ids) - seq_len, stride)
+    x = np.stack([ids[s : s + seq_len] for s in starts]).astype(np.int64)
+    y = np.stack([ids[s + 1 : s + seq_len + 1] for s in starts]).astype(np.int64)
+    return x, y
