@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import dnn
+from nnanatomy.exercises import cnn, dnn, lstm, rnn
 
 from test_notebook_conventions import ROOT
 
@@ -36,11 +36,20 @@ def _run(code: str, namespace: dict):
     return eval(compile(ast.Expression(last.value), "<solution>", "eval"), namespace)
 
 
-@pytest.mark.parametrize("label", sorted(_solution_blocks("01_dnn.ipynb")))
-def test_chapter_01_solutions_pass_their_checkers(label):
-    code = _solution_blocks("01_dnn.ipynb")[label]
-    result = _run(code, {"ex": dnn, "np": np, "scratch": scratch, "math": math})
-    assert result, f"{label}: {result}"
+CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm}
+SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
+
+
+@pytest.mark.parametrize("notebook,label,code", SOLUTIONS, ids=[f"{nb}:{label}" for nb, label, _ in SOLUTIONS])
+def test_the_shown_solutions_pass_their_checkers(notebook, label, code):
+    result = _run(code, {"ex": CHECKERS[notebook], "np": np, "scratch": scratch, "math": math})
+    assert result, f"{notebook} {label}: {result}"
+
+
+def test_every_chapter_has_a_checker_module():
+    from test_notebook_conventions import NOTEBOOKS
+
+    assert sorted(p.name for p in NOTEBOOKS) == sorted(CHECKERS)
 
 
 def test_unanswered_is_reported_not_failed_loudly():
@@ -91,3 +100,26 @@ def test_checkers_reject_wrong_types():
         dnn.check_leaky_relu(type("NoMethods", (), {"__init__": lambda self, slope: None}))
     with pytest.raises(TypeError, match="step"):
         dnn.check_adamw(type("NoStep", (), {"__init__": lambda self, params, lr, weight_decay: None}))
+
+
+def test_chapter_checkers_reject_wrong_answers():
+    assert not cnn.check_conv_output_shape((1, 16, 32, 32))
+    assert "channel" in cnn.check_conv_output_shape((1, 3, 31, 31)).message
+    assert "stride" in cnn.check_receptive_field(7).message
+    with pytest.raises(TypeError, match="tuple"):
+        cnn.check_conv_output_shape([1, 16, 31, 31])
+    assert "one bias" in rnn.check_rnn_parameters(128 * 32 + 128 * 128 + 128).message
+    assert "multiply" in rnn.check_gradient_ratio(18.0).message
+    assert not rnn.check_rnn_step_backward(lambda dh, x, hp, h, wx, wh: (dh @ wx, dh @ wh, dh.T @ x, dh.T @ hp, dh.sum(0)))
+    assert "vanilla RNN" in lstm.check_lstm_parameters(64 * 32 + 64 * 64 + 2 * 64).message
+    assert not lstm.check_forget_bias(0.95)
+
+    def wrong_order(x, h, c, wih, whh, bih, bhh):  # treats the rows as i, f, o, g
+        z = x @ wih.T + h @ whh.T + bih + bhh
+        i, f, o, g = np.split(z, 4, axis=1)
+        c2 = scratch.sigmoid(f) * c + scratch.sigmoid(i) * np.tanh(g)
+        return scratch.sigmoid(o) * np.tanh(c2), c2
+
+    assert "order" in lstm.check_lstm_step(wrong_order).message or "i, f, g" in lstm.check_lstm_step(wrong_order).message
+    with pytest.raises(TypeError, match="function"):
+        lstm.check_lstm_step(3)

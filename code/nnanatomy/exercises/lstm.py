@@ -1,0 +1,71 @@
+"""Checkers for the exercises of chapter 04 (LSTM)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._common import check_int
+from ._report import CheckResult, not_answered, verdict
+
+__all__ = ["check_forget_bias", "check_lstm_parameters", "check_lstm_step"]
+
+
+def check_lstm_parameters(answer: Any) -> CheckResult:
+    """Exercise 1: parameters of ``nn.LSTM(input_size=32, hidden_size=64)``."""
+    if answer is None:
+        return not_answered("replace None with your count (an int).")
+    answer = check_int(answer)
+    expected = sum(p.numel() for p in torch.nn.LSTM(32, 64).parameters())
+    if answer == expected:
+        return verdict(True, f"{expected:,} — correct: 4 gates × (64·32 + 64·64 + 2·64).")
+    rnn = sum(p.numel() for p in torch.nn.RNN(32, 64).parameters())
+    if answer == rnn:
+        return verdict(False, "that is a vanilla RNN's count: the LSTM has four sets of weights, one per gate.")
+    return verdict(False, f"{answer:,} is not it: each of the 4 gates has W_x (H×D), W_h (H×H) and two biases.")
+
+
+def check_forget_bias(answer: Any) -> CheckResult:
+    """Exercise 2: the forget-gate bias that gives f = 0.95 when the weighted inputs sum to 0."""
+    if answer is None:
+        return not_answered("replace None with a number.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
+        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+    expected = math.log(0.95 / 0.05)
+    if abs(answer - expected) <= 1e-3:
+        return verdict(True, f"b_f = ln(0.95/0.05) = {expected:.4f} — correct: σ(b_f) = 0.95.")
+    if abs(1 / (1 + math.exp(-answer)) - 0.95) < 0.01:
+        return verdict(False, "close, but give it to three decimals: solve σ(b) = 0.95 exactly.")
+    return verdict(False, f"σ({answer}) = {1 / (1 + math.exp(-answer)):.3f}, not 0.95: invert the sigmoid.")
+
+
+def check_lstm_step(fn: Any, seed: int = 0) -> CheckResult:
+    """Exercise 3: one LSTM step from PyTorch's stacked tensors, against ``nn.LSTMCell``.
+
+    ``fn(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh)`` → ``(h_new, c_new)``, batch first.
+    """
+    if fn is None:
+        return not_answered("replace None with your function.")
+    if not callable(fn):
+        raise TypeError(f"pass your function, got {type(fn).__name__}")
+    torch.manual_seed(seed)
+    cell = torch.nn.LSTMCell(3, 4).double()
+    rng = np.random.default_rng(seed)
+    x, h, c = rng.normal(size=(2, 3)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    with torch.no_grad():
+        h_ref, c_ref = cell(torch.tensor(x), (torch.tensor(h), torch.tensor(c)))
+    arrays = [t.detach().numpy().copy() for t in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+    result = fn(x.copy(), h.copy(), c.copy(), *arrays)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TypeError("your function must return a tuple (h_new, c_new)")
+    h_new, c_new = (np.asarray(r) for r in result)
+    if h_new.shape != (2, 4) or c_new.shape != (2, 4):
+        return verdict(False, f"expected two (2, 4) arrays, got {h_new.shape} and {c_new.shape}.")
+    if not np.allclose(c_new, c_ref.numpy(), rtol=0, atol=1e-12):
+        return verdict(False, "c_new differs from nn.LSTMCell: the rows are stacked as i, f, g (candidate), o.")
+    if not np.allclose(h_new, h_ref.numpy(), rtol=0, atol=1e-12):
+        return verdict(False, "c_new is right, h_new is not: h = o ⊙ tanh(c_new).")
+    return verdict(True, "h and c equal nn.LSTMCell to 1e-12.")
