@@ -1,7 +1,9 @@
 # Neural Network Anatomy — the two commands of the README, each doing its own set-up.
 #
 #   make test   unit tests and every notebook under nbval (strict output comparison)
-#   make book   the site, into _build/html (any Sphinx warning fails the build)
+#   make book   the site, into _build/html (any Sphinx warning fails the build), with the
+#               student edition (solutions hidden) in _build/html/student
+#   make site-test   the built site in headless Chromium (needs Debian's chromium)
 #
 # The first run creates .venv: the CPU build of PyTorch first (TORCH, override it for a
 # CUDA machine: make test TORCH=torch), then the package with its book and test extras.
@@ -18,7 +20,7 @@ MATHJAX     := book/_static/mathjax/tex-mml-chtml.js
 PYTEST_ARGS ?=
 BOOK_ARGS   ?=
 
-.PHONY: test book venv clean
+.PHONY: test book site-test venv clean
 
 venv: $(STAMP)
 
@@ -43,6 +45,18 @@ $(MATHJAX): package.json package-lock.json
 
 book: $(STAMP) $(MATHJAX)
 	$(BIN)/jupyter-book build . -W -n --keep-going $(BOOK_ARGS)
+	$(BIN)/python tools/student_config.py _build/student_config.yml
+	$(BIN)/jupyter-book build . -W -n --keep-going --config _build/student_config.yml --path-output _build/student $(BOOK_ARGS)
+	rm -rf _build/html/student
+	cp -r _build/student/_build/html _build/html/student
+
+CHROMIUM ?= /usr/bin/chromium
+
+site-test: $(STAMP)
+	@test -x $(CHROMIUM) || { echo "site-test needs Chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
+	@test -f _build/html/index.html || { echo "site-test needs the built site: run make book first"; exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[site]"
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/site --site _build/html -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf _build book/_static/mathjax node_modules

@@ -13,6 +13,10 @@ import torch
 matplotlib.use("Agg")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--site", default=None, help="path of the built site (_build/html) for the browser tests in tests/site")
+
+
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     np.random.seed(0)

@@ -55,6 +55,14 @@ def test_title_badge_and_install_cell_point_at_the_config_repository(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_box_states_what_to_build_and_the_measured_runtime(path):
+    box = _read(path).cells[2]
+    assert box.cell_type == "markdown" and "What you will build" in box.source and "**Need:**" in box.source
+    assert re.search(r"\*\*Runtime:\*\* \d+ s on a \d+-core CPU", box.source), (
+        "the runtime line is filled in by tools/execute_notebooks.py: re-execute the notebook")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_environment_cell_seeds_and_reports(path):
     code = [c for c in _read(path).cells if c.cell_type == "code"][1]
     assert code.source.startswith("# NBVAL_IGNORE_OUTPUT")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -35,6 +36,19 @@ def merge_streams(outputs: list) -> list:
     return merged
 
 
+RUNTIME_LINE = re.compile(r"\*\*Runtime:\*\*[^\n]*")
+
+
+def record_runtime(nb, seconds: float) -> None:
+    """Write the measured wall time into the chapter's "what you will build" box."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and RUNTIME_LINE.search(cell.source):
+            cores = os.cpu_count() or 1
+            line = f"**Runtime:** {seconds:.0f} s on a {cores}-core CPU, measured when the outputs on this page were made."
+            cell.source = RUNTIME_LINE.sub(line, cell.source, count=1)
+            return
+
+
 def execute(path: pathlib.Path) -> float:
     nb = nbformat.read(path, as_version=4)
     env_backup = dict(os.environ)
@@ -54,6 +68,7 @@ def execute(path: pathlib.Path) -> float:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
+    record_runtime(nb, seconds)
     nbformat.write(nb, path)
     return seconds
 
