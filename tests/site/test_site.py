@@ -41,6 +41,10 @@ def _open(browser, base_url: str, path: str, color_scheme: str = "light"):
             if not r.url.startswith((base_url, "data:", "blob:")) else None)
     start = time.perf_counter()
     response = page.goto(f"{base_url}/{path}", wait_until="load")
+    source = SITE_DIR / path.split("?")[0]
+    if source.is_file() and 'http-equiv="refresh"' in source.read_text(encoding="utf-8").lower():  # index.html redirects
+        page.wait_for_url(lambda url: not url.endswith(f"/{path}"), wait_until="load")
+        page.wait_for_load_state("load")
     if page.locator("span.math, div.math").count():  # MathJax loads only where there is math
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20000)
         page.evaluate("() => MathJax.startup.promise")
