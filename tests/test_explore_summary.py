@@ -50,6 +50,12 @@ CASES = {
     "char-gru": (lambda: models.CharRNN(models.CharRNNConfig(vocab_size=20, cell="gru")), (torch.randint(0, 20, (3, 11)),)),
     "rnn-2-layer-bidirectional": (lambda: nn.GRU(4, 6, num_layers=2, bidirectional=True), (torch.randn(5, 2, 4),)),
     "regressor-rnn": (lambda: models.SequenceRegressor(models.SequenceRegressorConfig(cell="rnn")), (torch.randn(2, 9, 2),)),
+    "transformer": (lambda: models.Transformer(models.TransformerConfig(src_vocab_size=11, tgt_vocab_size=9, d_model=16)),
+                    (torch.randint(1, 11, (2, 7)), torch.randint(1, 9, (2, 5)))),
+    "gpt": (lambda: models.GPT(models.GPTConfig(vocab_size=20, max_seq_len=16, d_model=32, num_heads=4, num_layers=2)),
+            (torch.randint(0, 20, (3, 16)),)),
+    "moe-gpt": (lambda: models.GPT(models.GPTConfig(vocab_size=20, max_seq_len=16, d_model=32, num_layers=2, ffn="moe",
+                                                    num_experts=4, top_k=2)), (torch.randint(0, 20, (3, 16)),)),
 }
 
 

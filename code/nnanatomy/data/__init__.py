@@ -8,15 +8,20 @@ from .images import Split, digits
 from .loaders import tensor_loader
 from .scaling import Standardizer
 from .sequences import adding_problem
-from .text import SIMPLE_ENGLISH, CharVocab, Grammar, next_token_windows
+from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_windows
+from .translation import Pair, TranslationData, WordVocab, toy_translation
 
 __all__ = [
     "SIMPLE_ENGLISH",
+    "STORY_ENGLISH",
     "CharVocab",
     "Grammar",
+    "Pair",
     "Segment",
     "Split",
     "Standardizer",
+    "TranslationData",
+    "WordVocab",
     "adding_problem",
     "digits",
     "hz_to_mel",
@@ -28,4 +33,5 @@ __all__ = [
     "quadratic",
     "speech_like",
     "tensor_loader",
+    "toy_translation",
 ]

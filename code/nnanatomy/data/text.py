@@ -19,7 +19,7 @@ import numpy as np
 
 from ._checks import check_count, check_seed
 
-__all__ = ["CharVocab", "Grammar", "SIMPLE_ENGLISH", "next_token_windows"]
+__all__ = ["CharVocab", "Grammar", "SIMPLE_ENGLISH", "STORY_ENGLISH", "next_token_windows"]
 
 Rules = Mapping[str, Sequence[tuple[float, Sequence[str]]]]
 
@@ -40,8 +40,10 @@ class Grammar:
         for symbol, alternatives in rules.items():
             if not _is_symbol(symbol):
                 raise ValueError(f"non-terminals are UPPER CASE, got {symbol!r}")
+            if not alternatives:
+                raise ValueError(f"{symbol}: needs at least one alternative")
             weights = [float(w) for w, _ in alternatives]
-            if not alternatives or any(w <= 0 for w in weights):
+            if any(w <= 0 for w in weights):
                 raise ValueError(f"{symbol}: every alternative needs a positive weight")
             total = sum(weights)
             self.rules[symbol] = [(w / total, tuple(seq)) for w, (_, seq) in zip(weights, alternatives)]
@@ -66,7 +68,7 @@ class Grammar:
             for token in seq:
                 options = self._enumerate(token, depth + 1) if _is_symbol(token) else [(token, 1.0)]
                 partial = [(words + [w], q * r) for words, q in partial for w, r in options]
-            out.extend((" ".join(words), q) for words, q in partial)
+            out.extend((" ".join(w for w in words if w), q) for words, q in partial)  # "" = an empty alternative
         return out
 
     @property
@@ -140,6 +142,50 @@ SIMPLE_ENGLISH: dict[str, list[tuple[float, list[str]]]] = {
     "TOPIC": [(4, ["machine", "learning"]), (2, ["neural", "networks"]), (1, ["deep", "learning"]), (1, ["music", "theory"])],
     "MODEL": [(2, ["small", "models"]), (1, ["neural", "networks"]), (1, ["language", "models"])],
 }
+
+
+def _story_english() -> dict[str, list[tuple[float, list[str]]]]:
+    nouns = {  # singular, plural, what it eats, whether it reads
+        "CAT": ("cat", "cats", ["fish", "mice", "milk"], False),
+        "DOG": ("dog", "dogs", ["bones", "meat", "rice"], False),
+        "BIRD": ("bird", "birds", ["seeds", "worms", "bread"], False),
+        "TEACHER": ("teacher", "teachers", ["rice", "apples", "hot pot"], True),
+        "ROBOT": ("robot", "robots", ["batteries", "oil", "bolts"], True),
+    }
+    rules: dict[str, list[tuple[float, list[str]]]] = {
+        "S": [],
+        "DET_SG": [(3, ["the"]), (2, ["a"]), (1, ["my"])],
+        "DET_PL": [(3, ["the"]), (1, ["some"]), (1, ["my"])],
+        "ADJ": [(3, []), (1, ["small"]), (1, ["old"]), (1, ["happy"]), (1, ["clever"])],
+        "REL_SG": [(3, []), (1, ["that", "sleeps", "a", "lot"]), (1, ["that", "we", "know"]), (1, ["that", "lives", "next", "door"])],
+        "REL_PL": [(3, []), (1, ["that", "sleep", "a", "lot"]), (1, ["that", "we", "know"]), (1, ["that", "live", "next", "door"])],
+        "ANIMAL": [(2, ["a", "cat"]), (2, ["a", "dog"]), (1, ["the", "birds"]), (1, ["two", "robots"])],
+        "TEXT": [(2, ["books"]), (1, ["the", "news"]), (1, ["a", "letter"])],
+        "WHEN": [(4, []), (1, ["today"]), (1, ["at", "night"]), (1, ["every", "day"])],
+    }
+    for key, (sg, pl, foods, reads) in nouns.items():
+        rules[f"FOOD_{key}"] = [(1, food.split()) for food in foods]
+        rules[f"THING_{key}"] = [(2, [f"FOOD_{key}"]), (1, ["music"])] + ([(1, ["TEXT"])] if reads else [])
+        for number, noun, det, rel, verbs in (
+            ("SG", sg, "DET_SG", "REL_SG", ("eats", "likes", "sees", "reads")),
+            ("PL", pl, "DET_PL", "REL_PL", ("eat", "like", "see", "read")),
+        ):
+            rules["S"].append((1, [f"NP_{key}_{number}", f"VP_{key}_{number}"]))
+            rules[f"NP_{key}_{number}"] = [(1, [det, "ADJ", noun, rel])]
+            eat, like, see, read = verbs
+            rules[f"VP_{key}_{number}"] = [
+                (3, [eat, f"FOOD_{key}", "WHEN"]),  # what it eats depends on the noun, far back
+                (2, [like, f"THING_{key}", "WHEN"]),
+                (2, [see, "ANIMAL", "WHEN"]),
+            ] + ([(1, [read, "TEXT", "WHEN"])] if reads else [])
+    return rules
+
+
+#: A richer English for the language-model chapters: the verb must agree with its subject, and
+#: what the subject eats depends on what it is (cats eat fish, robots eat batteries) — with
+#: adjectives and a relative clause in between, often 20–30 characters back. A short n-gram
+#: cannot see that far; a Transformer's attention can.
+STORY_ENGLISH: dict[str, list[tuple[float, list[str]]]] = _story_english()
 
 
 @dataclass(frozen=True)

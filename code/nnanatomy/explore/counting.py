@@ -21,7 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["MacCounter", "ZERO_MAC_TYPES", "count_macs", "register_counter"]
+from ..models import gpt as _gpt
+from ..models import transformer as _transformer
+
+__all__ = ["MacCounter", "ZERO_MAC_TYPES", "count_macs", "has_counter", "register_counter"]
 
 MacCounter = Callable[[nn.Module, tuple[Any, ...], Any], "int | None"]
 
@@ -102,8 +105,30 @@ def _recurrent(module: nn.RNNBase, inputs: tuple[Any, ...], output: Any) -> int 
     return total
 
 
+# -- attention: the matrix products a module computes in its own forward, besides its children's --
+
+
+@register_counter(_transformer.MultiHeadAttention)
+def _mha(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
+    # Q Kᵀ and weights·V: each B·H·T_q·T_k·d_head (the projections are counted as Linear rows)
+    weights = output[1]  # (B, H, T_q, T_k)
+    return 2 * weights.numel() * module.d_head
+
+
+@register_counter(_gpt.CausalSelfAttention)
+def _causal_attention(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
+    x, (k, _) = inputs[0], output[1]  # new positions (B, T, d); keys of all positions (B, H, T_k, d_head)
+    return 2 * x.shape[0] * module.num_heads * x.shape[1] * k.shape[2] * module.d_head
+
+
+def has_counter(module: nn.Module) -> bool:
+    """Whether a registered counter knows this module's type (leaf or not)."""
+    return any(cls in _COUNTERS for cls in type(module).__mro__)
+
+
 def count_macs(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int | None:
-    """MACs of one call of a leaf module, or ``None`` when no counter knows its type."""
+    """MACs of one call of a module — for a container, of its own operations besides its
+    children's — or ``None`` when no counter knows its type."""
     for cls in type(module).__mro__:
         if cls in _COUNTERS:
             macs = _COUNTERS[cls](module, inputs, output)

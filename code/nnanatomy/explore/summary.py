@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..runtime import move_to
-from .counting import count_macs
+from .counting import count_macs, has_counter
 from .formatting import format_bytes, format_count
 
 __all__ = ["LayerRow", "Summary", "summary"]
@@ -191,9 +191,11 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
         device: where to run; by default where the model's parameters are.
 
     Returns:
-        a :class:`Summary`. Rows are the calls of leaf modules (and of any module that owns
-        parameters directly), in execution order; a module's parameters are counted at its
-        first call. Totals count every parameter of the model once, called or not.
+        a :class:`Summary`. Rows are the calls of leaf modules, of containers that compute
+        something themselves (attention's score and weighting products) and of any module that
+        owns parameters directly, in the order they finish; a container's row comes after its
+        children's. A module's parameters are counted at its first call; totals count every
+        parameter of the model once, called or not.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -216,11 +218,12 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
         is_leaf = next(module.children(), None) is None
         own = list(module.parameters(recurse=False))
-        if not is_leaf and not own:
+        counted = is_leaf or has_counter(module)  # containers with work of their own (attention)
+        if not counted and not own:
             return
         fresh = [p for p in own if id(p) not in seen]
         seen.update(id(p) for p in fresh)
-        macs = count_macs(module, inputs, output) if is_leaf else None
+        macs = count_macs(module, inputs, output) if counted else None
         if macs is None:
             uncounted.add(type(module).__name__)
         rows.append(

@@ -4,6 +4,19 @@ in float64, so a chapter can show the mechanism and prove it is the real one.
 No PyTorch in this package: it is the independent implementation.
 """
 
+from .attention import (
+    causal_mask,
+    decoder_layer,
+    encoder_layer,
+    feed_forward,
+    layer_norm,
+    multi_head_attention,
+    padding_mask,
+    scaled_dot_product_attention,
+    sinusoidal_positional_encoding,
+    softmax,
+    transformer_forward,
+)
 from .conv import (
     Conv2D,
     col2im,
@@ -47,6 +60,7 @@ __all__ = [
     "Sigmoid",
     "TORCH_GATE_ORDER",
     "Tanh",
+    "causal_mask",
     "col2im",
     "conv2d_loops",
     "conv2d_loops_backward",
@@ -56,11 +70,21 @@ __all__ = [
     "correlate1d",
     "correlate2d",
     "cosine_lr",
+    "decoder_layer",
+    "encoder_layer",
+    "feed_forward",
     "im2col",
+    "layer_norm",
     "minibatch_fit",
+    "multi_head_attention",
     "numerical_gradient",
+    "padding_mask",
     "relative_error",
     "relu",
+    "scaled_dot_product_attention",
     "sigmoid",
+    "sinusoidal_positional_encoding",
+    "softmax",
     "tanh",
+    "transformer_forward",
 ]

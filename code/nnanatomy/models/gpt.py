@@ -1,0 +1,290 @@
+"""A decoder-only Transformer, GPT style (chapters 06 and 07).
+
+As in the source notes: token embedding + learned position embedding → pre-LN decoder blocks
+(causal self-attention with a fused ``qkv_proj``, a 4× feed-forward, residual connections) →
+final LayerNorm → output projection to vocabulary logits. ``generate`` samples with temperature
+and top-k, cropping the context to ``max_seq_len``; a key/value cache makes each new token cost
+one position instead of the whole context.
+
+The feed-forward of every block is either dense or a mixture of experts
+(:class:`~nnanatomy.models.moe.MoEFeedForward`): one block implementation for both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .moe import MoEFeedForward
+
+__all__ = ["CausalSelfAttention", "DecoderBlock", "FeedForward", "GPT", "GPTConfig", "KVCache", "sliding_cross_entropy"]
+
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per block: keys and values (B, H, T, d_head)
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int
+    max_seq_len: int = 128
+    d_model: int = 128
+    num_heads: int = 4
+    num_layers: int = 4
+    ffn_mult: int = 4
+    dropout: float = 0.0
+    ffn: str = "dense"  # "dense" or "moe"
+    num_experts: int = 8
+    top_k: int = 2
+    expert_hidden: int | None = None  # default: ffn_mult · d_model / top_k (equal active compute)
+    capacity_factor: float | None = None
+    router_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "max_seq_len", "d_model", "num_heads", "num_layers", "ffn_mult", "num_experts", "top_k"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive int, got {value!r}")
+        if self.d_model % self.num_heads:
+            raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
+        if self.ffn not in ("dense", "moe"):
+            raise ValueError(f"GPTConfig.ffn must be 'dense' or 'moe', got {self.ffn!r}")
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k {self.top_k} cannot exceed num_experts {self.num_experts}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.expert_hidden is None:
+            self.expert_hidden = self.ffn_mult * self.d_model // self.top_k
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which position i sees positions 0…i only.
+
+    One fused projection ``qkv_proj: d → 3d`` computes queries, keys and values for all heads at
+    once; they are split, then split again into heads. The causal mask is a lower-triangular
+    matrix: scores above the diagonal become −∞, so their softmax weight is exactly 0 and no
+    position can read the future.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.num_heads, self.d_head = config.num_heads, config.d_model // config.num_heads
+        self.qkv_proj = nn.Linear(config.d_model, 3 * config.d_model)
+        self.out_proj = nn.Linear(config.d_model, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+        mask = torch.tril(torch.ones(config.max_seq_len, config.max_seq_len, dtype=torch.bool))
+        self.register_buffer("causal", mask, persistent=False)
+        self.keep_attention = False  # set True to keep the last weights in .attention (plots)
+        self.attention: torch.Tensor | None = None
+
+    def forward(
+        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """``x (B, T, d)`` new positions; ``cache`` the keys/values of earlier positions.
+        Returns the output ``(B, T, d)`` and the keys/values of all positions so far."""
+        b, t, d = x.shape
+        q, k, v = self.qkv_proj(x).split(d, dim=2)  # 3 × (B, T, d)
+        q, k, v = (z.view(b, t, self.num_heads, self.d_head).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d_head)
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)  # (B, H, T_past + T, d_head)
+            v = torch.cat([cache[1], v], dim=2)
+        past = k.shape[2] - t
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, T, T_past + T)
+        allowed = self.causal[past : past + t, : past + t]  # new rows of the full causal mask
+        scores = scores.masked_fill(~allowed, float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        if self.keep_attention:
+            self.attention = weights.detach()
+        y = (self.dropout(weights) @ v).transpose(1, 2).reshape(b, t, d)
+        return self.out_proj(y), (k, v)
+
+
+class FeedForward(nn.Module):
+    """``Linear(d, 4d) → GELU → Linear(4d, d)``: widen, apply a non-linearity, narrow back to d
+    so that the residual connection can add it."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.up = nn.Linear(config.d_model, config.ffn_mult * config.d_model)
+        self.down = nn.Linear(config.ffn_mult * config.d_model, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.down(F.gelu(self.up(x))))
+
+
+class DecoderBlock(nn.Module):
+    """Pre-LN block: ``x = x + Attn(LN(x))``, then ``x = x + FFN(LN(x))``; FFN dense or MoE."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(config.d_model)
+        self.attn = CausalSelfAttention(config)
+        self.ln2 = nn.LayerNorm(config.d_model)
+        if config.ffn == "moe":
+            self.ffn: nn.Module = MoEFeedForward(
+                config.d_model, config.expert_hidden, config.num_experts, config.top_k,
+                config.capacity_factor, config.router_noise,
+            )
+        else:
+            self.ffn = FeedForward(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None = None):
+        attn, new_cache = self.attn(self.ln1(x), cache)
+        x = x + self.dropout(attn)
+        x = x + self.ffn(self.ln2(x))
+        return x, new_cache
+
+
+class GPT(nn.Module):
+    """ids ``(B, T)`` → next-token logits ``(B, T, vocab)``."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.token_embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.pos_embedding = nn.Embedding(config.max_seq_len, config.d_model)
+        self.dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.num_layers))
+        self.ln_final = nn.LayerNorm(config.d_model)
+        self.output_proj = nn.Linear(config.d_model, config.vocab_size)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def forward(self, ids: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
+        """Returns ``(logits (B, T, V), cache)``. With a cache from earlier calls, ``ids`` holds
+        only the new positions, which continue after the cached ones."""
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long or ids.ndim != 2:
+            raise TypeError("ids must be a (B, T) torch.long tensor")
+        past = cache[0][0].shape[2] if cache else 0
+        if past + ids.shape[1] > self.config.max_seq_len:
+            raise ValueError(f"{past} cached + {ids.shape[1]} new positions exceed max_seq_len {self.config.max_seq_len}")
+        if ids.numel() and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+            raise ValueError(f"ids must be in [0, {self.config.vocab_size})")
+        positions = torch.arange(past, past + ids.shape[1], device=ids.device)
+        x = self.dropout(self.token_embedding(ids) + self.pos_embedding(positions))  # (B, T, d)
+        new_cache: KVCache = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, cache[i] if cache else None)
+            new_cache.append(kv)
+        return self.output_proj(self.ln_final(x)), new_cache
+
+    def aux_loss(self) -> torch.Tensor:
+        """Sum of the MoE blocks' load-balancing losses from the last forward pass (0 if dense)."""
+        losses = [b.ffn.last_stats["aux_loss"] for b in self.blocks if isinstance(b.ffn, MoEFeedForward) and b.ffn.last_stats]
+        return torch.stack(losses).sum() if losses else torch.zeros((), device=self.output_proj.weight.device)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        ids: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        greedy: bool = False,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Append ``max_new_tokens`` tokens to ``ids (B, T)``, one at a time.
+
+        Each step takes the last position's logits, divides them by ``temperature`` (< 1 sharper,
+        > 1 flatter), keeps the ``top_k`` largest if set, and draws from the softmax with
+        ``torch.multinomial`` (or takes the argmax if ``greedy``). The context is cropped to the
+        last ``max_seq_len`` tokens. With ``use_cache`` the keys and values of earlier positions
+        are reused, so each step processes one position; once the context window is full the
+        cache is rebuilt from the cropped window (the learned positions shift), giving exactly
+        the tokens of the uncached path.
+        """
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        if top_k is not None and not 1 <= top_k <= self.config.vocab_size:
+            raise ValueError(f"top_k must be in [1, {self.config.vocab_size}], got {top_k}")
+        if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError("ids must be a non-empty (B, T) tensor of token ids")
+        was_training = self.training
+        self.eval()
+        limit = self.config.max_seq_len
+        cache: KVCache | None = None
+        for _ in range(max_new_tokens):
+            if not use_cache:
+                logits, _ = self(ids[:, -limit:])
+            elif cache is None or cache[0][0].shape[2] + 1 > limit:
+                logits, cache = self(ids[:, -limit:])  # (re)build the cache from the window
+            else:
+                logits, cache = self(ids[:, -1:], cache)  # only the newest position
+            logits = logits[:, -1, :] / temperature  # (B, V)
+            if top_k is not None:
+                kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            if greedy:
+                next_id = logits.argmax(dim=-1, keepdim=True)
+            else:
+                next_id = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1, generator=generator)
+            ids = torch.cat([ids, next_id], dim=1)
+        self.train(was_training)
+        return ids
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def active_parameters(self) -> int:
+        """Parameters one token uses: everything except the experts a token is not routed to."""
+        total = self.num_parameters()
+        for block in self.blocks:
+            if isinstance(block.ffn, MoEFeedForward):
+                total -= sum(p.numel() for p in block.ffn.parameters()) - block.ffn.active_parameters()
+        return total
+
+
+@torch.no_grad()
+def sliding_cross_entropy(model: GPT, ids: torch.Tensor, batch_size: int = 64) -> float:
+    """Mean next-token cross-entropy (nats) of ``model`` over a long 1-D token stream ``ids``.
+
+    Windows of ``max_seq_len`` inputs start every half window; each window scores only its
+    second half (the first window scores everything), so every token after the first is scored
+    exactly once and, past the first half window, always with at least half a window of context
+    — the fair comparison with an n-gram model reading the same stream.
+    """
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1 or ids.numel() < 2:
+        raise ValueError("ids must be a 1-D tensor of at least two token ids")
+    window, n = model.config.max_seq_len, ids.numel()
+    half = max(window // 2, 1)
+    was_training = model.training
+    model.eval()
+    device = model.output_proj.weight.device
+    windows = []  # (start, first scored position inside the window)
+    for start in range(0, n - 1, half):
+        first = 0 if start == 0 else half
+        if start + first + 1 >= n:
+            break
+        windows.append((start, first))
+    total, count = 0.0, 0
+    full = [(s, f) for s, f in windows if s + window + 1 <= n]
+    partial = [(s, f) for s, f in windows if s + window + 1 > n]
+    groups = [full[i : i + batch_size] for i in range(0, len(full), batch_size)] + [[w] for w in partial]
+    for group in groups:
+        length = min(window, n - 1 - group[0][0])
+        x = torch.stack([ids[s : s + length] for s, _ in group]).to(device)
+        y = torch.stack([ids[s + 1 : s + length + 1] for s, _ in group]).to(device)
+        logits, _ = model(x)
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none").view(len(group), -1)
+        for row, (_, first) in enumerate(group):
+            total += float(nll[row, first:].sum())
+            count += nll.shape[1] - first
+    model.train(was_training)
+    return total / count

@@ -1,0 +1,126 @@
+"""Mixture of experts (chapter 07): several expert MLPs, a router that picks the top-k of them
+for every token, and the load-balancing loss that keeps the router from collapsing onto a few.
+
+``MoEFeedForward`` has the call signature of the dense feed-forward block of
+:mod:`nnanatomy.models.gpt`, so the same decoder block takes either (``GPTConfig(ffn="moe")``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Expert", "MoEFeedForward", "TopKRouter", "load_balancing_loss"]
+
+
+class Expert(nn.Module):
+    """One expert: the two-layer MLP of a Transformer block, up-project → GELU → down-project."""
+
+    def __init__(self, d_model: int, d_hidden: int) -> None:
+        super().__init__()
+        self.up = nn.Linear(d_model, d_hidden)
+        self.down = nn.Linear(d_hidden, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(F.gelu(self.up(x)))
+
+
+class TopKRouter(nn.Module):
+    """A linear layer scores every expert for every token; the top k are kept and their
+    probabilities renormalised to sum to 1. Optional Gaussian noise on the logits during training
+    encourages exploration of other experts."""
+
+    def __init__(self, d_model: int, num_experts: int, top_k: int, noise_std: float = 0.0) -> None:
+        super().__init__()
+        if not 1 <= top_k <= num_experts:
+            raise ValueError(f"top_k must be in [1, num_experts={num_experts}], got {top_k}")
+        if noise_std < 0:
+            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        self.gate = nn.Linear(d_model, num_experts, bias=False)
+        self.num_experts, self.top_k, self.noise_std = num_experts, top_k, noise_std
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``x (N, d)`` → ``(weights (N, k), expert ids (N, k), router probabilities (N, E))``."""
+        logits = self.gate(x)  # (N, E)
+        if self.training and self.noise_std > 0:
+            logits = logits + torch.randn_like(logits) * self.noise_std
+        probs = torch.softmax(logits, dim=-1)
+        top_p, top_i = probs.topk(self.top_k, dim=-1)  # (N, k)
+        return top_p / top_p.sum(dim=-1, keepdim=True), top_i, probs
+
+
+def load_balancing_loss(probs: torch.Tensor, expert_ids: torch.Tensor, num_experts: int) -> torch.Tensor:
+    """Switch Transformer's auxiliary loss ``N · Σ_i f_i · P_i``.
+
+    ``f_i`` is the fraction of routing assignments that went to expert i (each token makes k),
+    ``P_i`` the mean router probability of expert i. Both are 1/N under perfect balance, giving a
+    loss of 1; if the router sends everything to one expert it approaches N. Only ``P`` carries a
+    gradient, pushing probability away from overloaded experts.
+    """
+    counts = torch.bincount(expert_ids.reshape(-1), minlength=num_experts).to(probs.dtype)
+    f = counts / counts.sum()
+    p = probs.mean(dim=0)
+    return num_experts * (f * p).sum()
+
+
+class MoEFeedForward(nn.Module):
+    """Route every token to its top-k experts and sum their outputs, weighted by the router.
+
+    Args:
+        d_model: token width.
+        d_hidden: each expert's hidden width.
+        num_experts: experts E.
+        top_k: experts per token; a token's compute is that of k experts, whatever E is.
+        capacity_factor: if set, an expert accepts at most ``ceil(capacity_factor · k · N / E)``
+            of a batch's N tokens; assignments beyond that are dropped (the residual connection
+            around the block still carries the token).
+        router_noise: standard deviation of the router's training noise.
+
+    After each forward pass, ``last_stats`` holds the load-balancing loss (``aux_loss``, with
+    gradient), the fraction of assignments per expert (``load``) and the dropped fraction.
+    """
+
+    def __init__(self, d_model: int, d_hidden: int, num_experts: int = 8, top_k: int = 2,
+                 capacity_factor: float | None = None, router_noise: float = 0.0) -> None:
+        super().__init__()
+        if num_experts < 1 or d_hidden < 1:
+            raise ValueError(f"need num_experts >= 1 and d_hidden >= 1, got {num_experts}, {d_hidden}")
+        if capacity_factor is not None and capacity_factor <= 0:
+            raise ValueError(f"capacity_factor must be None or > 0, got {capacity_factor}")
+        self.router = TopKRouter(d_model, num_experts, top_k, router_noise)
+        self.experts = nn.ModuleList(Expert(d_model, d_hidden) for _ in range(num_experts))
+        self.num_experts, self.top_k, self.capacity_factor = num_experts, top_k, capacity_factor
+        self.last_stats: dict[str, torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        tokens = x.reshape(-1, shape[-1])  # (N, d)
+        weights, expert_ids, probs = self.router(tokens)  # (N, k), (N, k), (N, E)
+        out = torch.zeros_like(tokens)
+        capacity = None
+        if self.capacity_factor is not None:
+            capacity = math.ceil(self.capacity_factor * self.top_k * tokens.shape[0] / self.num_experts)
+        kept = 0
+        for e, expert in enumerate(self.experts):
+            token_idx, slot = torch.nonzero(expert_ids == e, as_tuple=True)  # assignments to expert e
+            if capacity is not None and token_idx.numel() > capacity:
+                token_idx, slot = token_idx[:capacity], slot[:capacity]  # first come, first served
+            if token_idx.numel() == 0:
+                continue
+            kept += token_idx.numel()
+            y = expert(tokens[token_idx])  # only the routed tokens: active compute
+            out.index_add_(0, token_idx, y * weights[token_idx, slot, None])
+        self.last_stats = {
+            "aux_loss": load_balancing_loss(probs, expert_ids, self.num_experts),
+            "load": torch.bincount(expert_ids.reshape(-1), minlength=self.num_experts).float().detach() / expert_ids.numel(),
+            "dropped": torch.tensor(1.0 - kept / expert_ids.numel()),
+        }
+        return out.reshape(shape)
+
+    def active_parameters(self) -> int:
+        """Parameters a single token uses: the router and k experts."""
+        per_expert = sum(p.numel() for p in self.experts[0].parameters())
+        return sum(p.numel() for p in self.router.parameters()) + self.top_k * per_expert

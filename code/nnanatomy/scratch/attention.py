@@ -1,0 +1,207 @@
+"""The Transformer in NumPy (forward pass): positional encoding, LayerNorm, the feed-forward
+block, scaled dot-product and multi-head attention with masks, encoder and decoder layers.
+
+The functions read their weights from a dict of arrays keyed exactly like the ``state_dict`` of
+:class:`nnanatomy.models.transformer.Transformer`, so the same trained weights run here and in
+PyTorch and the two outputs can be compared number by number. Weights follow PyTorch's layout,
+``(out_features, in_features)``: a projection is ``x @ W.T + b``.
+
+Masks are boolean and mean *blocked*: ``True`` where a query may not look at a key (the
+convention of ``nn.MultiheadAttention``'s boolean ``attn_mask``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from ._checks import as_float_array, check_positive_int
+
+__all__ = [
+    "causal_mask",
+    "decoder_layer",
+    "encoder_layer",
+    "feed_forward",
+    "layer_norm",
+    "multi_head_attention",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "sinusoidal_positional_encoding",
+    "softmax",
+    "transformer_forward",
+]
+
+Params = Mapping[str, np.ndarray]
+
+
+def sinusoidal_positional_encoding(max_len: int, d_model: int) -> np.ndarray:
+    """``(max_len, d_model)``: ``PE[pos, 2i] = sin(pos / 10000^(2i/d))``, ``PE[pos, 2i+1] = cos(...)``.
+
+    Every position gets a unique pattern of sines and cosines whose wavelengths grow
+    geometrically from 2π to 10000·2π across the dimensions; the pattern of position
+    ``pos + k`` is a fixed rotation of that of ``pos``, so relative offsets are easy to read.
+    """
+    max_len, d_model = check_positive_int("max_len", max_len), check_positive_int("d_model", d_model)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even (sin/cos pairs), got {d_model}")
+    pos = np.arange(max_len)[:, None]  # (T, 1)
+    two_i = np.arange(0, d_model, 2)[None, :]  # (1, d/2): the even dimensions 2i
+    angle = pos / 10000.0 ** (two_i / d_model)
+    pe = np.zeros((max_len, d_model))
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle)
+    return pe
+
+
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Normalise every vector over its own features (the last axis), then scale and shift.
+
+    Unlike batch normalisation, each token is normalised on its own: "like" and "eat" get their
+    own mean and variance, independent of the rest of the batch and of padding.
+    """
+    x = as_float_array("x", x)
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)  # biased, as PyTorch
+    return (x - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def feed_forward(x: np.ndarray, p: Params, prefix: str) -> np.ndarray:
+    """``ReLU(x W1ᵀ + b1) W2ᵀ + b2``, applied to every position on its own: ``(…, d) → (…, d)``."""
+    hidden = np.maximum(x @ p[f"{prefix}.linear1.weight"].T + p[f"{prefix}.linear1.bias"], 0.0)  # (…, d_ff)
+    return hidden @ p[f"{prefix}.linear2.weight"].T + p[f"{prefix}.linear2.bias"]
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``exp(x) / Σ exp(x)`` computed as ``exp(x − max x)``: the same value, without overflow.
+
+    Entries of −∞ (masked positions) get probability exactly 0.
+    """
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def causal_mask(length: int) -> np.ndarray:
+    """``(T, T)``, True above the diagonal: position i may look at positions 0…i only."""
+    length = check_positive_int("length", length)
+    return np.triu(np.ones((length, length), dtype=bool), k=1)
+
+
+def padding_mask(ids: np.ndarray, pad_id: int) -> np.ndarray:
+    """``(B, T)`` → ``(B, 1, 1, T)``: True at padded keys, broadcastable over heads and queries."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2:
+        raise ValueError(f"ids must be (B, T), got shape {ids.shape}")
+    return (ids == pad_id)[:, None, None, :]
+
+
+def scaled_dot_product_attention(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``softmax(q kᵀ / √d_k + mask) v``.
+
+    Shapes ``q (…, T_q, d_k)``, ``k (…, T_k, d_k)``, ``v (…, T_k, d_v)``; ``mask`` broadcastable to
+    ``(…, T_q, T_k)``. Entry (i, j) of ``q kᵀ`` scores how much query i attends to key j;
+    dividing by √d_k keeps the scores' variance near 1 so that the softmax does not saturate.
+    Returns the output ``(…, T_q, d_v)`` — each row a weighted average of the values — and the
+    attention weights ``(…, T_q, T_k)``, each row summing to 1.
+    """
+    q, k, v = as_float_array("q", q), as_float_array("k", k), as_float_array("v", v)
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"incompatible shapes q {q.shape}, k {k.shape}, v {v.shape}")
+    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])  # (…, T_q, T_k)
+    if mask is not None:
+        scores = np.where(mask, -np.inf, scores)  # blocked: probability 0 after the softmax
+    weights = softmax(scores, axis=-1)
+    return weights @ v, weights
+
+
+def multi_head_attention(
+    x_q: np.ndarray, x_kv: np.ndarray, p: Params, prefix: str, num_heads: int, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Project, split into heads, attend in every head in parallel, concatenate, project back.
+
+    ``x_q (B, T_q, d)`` supplies the queries; ``x_kv (B, T_k, d)`` the keys and values — the same
+    tensor for self-attention, the encoder's output for cross-attention. Returns the output
+    ``(B, T_q, d)`` and the weights ``(B, heads, T_q, T_k)``.
+    """
+    b, t_q, d = x_q.shape
+    t_k = x_kv.shape[1]
+    if d % num_heads:
+        raise ValueError(f"d_model {d} is not divisible by num_heads {num_heads}")
+    d_head = d // num_heads
+
+    def project(x: np.ndarray, name: str, length: int) -> np.ndarray:
+        y = x @ p[f"{prefix}.{name}.weight"].T + p[f"{prefix}.{name}.bias"]  # (B, T, d)
+        return y.reshape(b, length, num_heads, d_head).transpose(0, 2, 1, 3)  # (B, H, T, d_head)
+
+    q, k, v = project(x_q, "q_proj", t_q), project(x_kv, "k_proj", t_k), project(x_kv, "v_proj", t_k)
+    heads, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T_q, d_head)
+    concat = heads.transpose(0, 2, 1, 3).reshape(b, t_q, d)  # (B, T_q, d)
+    return concat @ p[f"{prefix}.out_proj.weight"].T + p[f"{prefix}.out_proj.bias"], weights
+
+
+def encoder_layer(x: np.ndarray, p: Params, prefix: str, num_heads: int, mask: np.ndarray | None) -> np.ndarray:
+    """Post-LN encoder layer: ``y = LN(x + SelfAttn(x))``, ``out = LN(y + FFN(y))``."""
+    attn, _ = multi_head_attention(x, x, p, f"{prefix}.self_attn", num_heads, mask)
+    y = layer_norm(x + attn, p[f"{prefix}.norm1.weight"], p[f"{prefix}.norm1.bias"])
+    return layer_norm(y + feed_forward(y, p, f"{prefix}.ff"), p[f"{prefix}.norm2.weight"], p[f"{prefix}.norm2.bias"])
+
+
+def decoder_layer(
+    x: np.ndarray,
+    memory: np.ndarray,
+    p: Params,
+    prefix: str,
+    num_heads: int,
+    self_mask: np.ndarray | None,
+    memory_mask: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Post-LN decoder layer: masked self-attention, cross-attention on the encoder output, FFN.
+
+    ``y = LN(x + SelfAttn(x, causal))``, ``z = LN(y + CrossAttn(y, memory))``,
+    ``out = LN(z + FFN(z))``. Returns the output and the cross-attention weights.
+    """
+    attn, _ = multi_head_attention(x, x, p, f"{prefix}.self_attn", num_heads, self_mask)
+    y = layer_norm(x + attn, p[f"{prefix}.norm1.weight"], p[f"{prefix}.norm1.bias"])
+    cross, cross_weights = multi_head_attention(y, memory, p, f"{prefix}.cross_attn", num_heads, memory_mask)
+    z = layer_norm(y + cross, p[f"{prefix}.norm2.weight"], p[f"{prefix}.norm2.bias"])
+    out = layer_norm(z + feed_forward(z, p, f"{prefix}.ff"), p[f"{prefix}.norm3.weight"], p[f"{prefix}.norm3.bias"])
+    return out, cross_weights
+
+
+def transformer_forward(
+    p: Params,
+    src: np.ndarray,
+    tgt: np.ndarray,
+    *,
+    num_heads: int,
+    num_encoder_layers: int,
+    num_decoder_layers: int,
+    pad_id: int = 0,
+    scale_embeddings: bool = True,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The whole encoder–decoder: token ids ``src (B, S)``, ``tgt (B, T)`` → logits ``(B, T, V)``.
+
+    src → embedding (× √d) + PE → encoder layers; tgt → embedding + PE → decoder layers (causal
+    self-attention, cross-attention on the encoder output) → final LayerNorm → projection onto
+    the target vocabulary. Also returns every decoder layer's cross-attention weights.
+    """
+    src, tgt = np.asarray(src), np.asarray(tgt)
+    d = p["src_embed.weight"].shape[1]
+    scale = np.sqrt(d) if scale_embeddings else 1.0
+    pe = sinusoidal_positional_encoding(max(src.shape[1], tgt.shape[1]), d)
+    src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S): no query looks at padding
+    x = p["src_embed.weight"][src] * scale + pe[: src.shape[1]]  # (B, S, d)
+    for i in range(num_encoder_layers):
+        x = encoder_layer(x, p, f"encoder_layers.{i}", num_heads, src_mask)
+    memory = x
+    self_mask = causal_mask(tgt.shape[1])[None, None] | padding_mask(tgt, pad_id)  # (B, 1, T, T)
+    y = p["tgt_embed.weight"][tgt] * scale + pe[: tgt.shape[1]]  # (B, T, d)
+    cross = []
+    for i in range(num_decoder_layers):
+        y, w = decoder_layer(y, memory, p, f"decoder_layers.{i}", num_heads, self_mask, src_mask)
+        cross.append(w)
+    y = layer_norm(y, p["final_norm.weight"], p["final_norm.bias"])
+    return y @ p["output_proj.weight"].T + p["output_proj.bias"], cross

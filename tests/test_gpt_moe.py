@@ -1,0 +1,174 @@
+"""Chapters 06–07: the GPT, its KV cache and sampling, and the mixture-of-experts layer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnanatomy import models
+
+
+def _gpt(dtype=torch.float64, seed=0, **kw):
+    torch.manual_seed(seed)
+    cfg = models.GPTConfig(vocab_size=17, max_seq_len=12, d_model=16, num_heads=4, num_layers=2, **kw)
+    return models.GPT(cfg).to(dtype).eval()
+
+
+def test_shapes_parameters_and_causality():
+    model = _gpt()
+    ids = torch.randint(0, 17, (3, 10))
+    logits, cache = model(ids)
+    assert logits.shape == (3, 10, 17) and len(cache) == 2 and cache[0][0].shape == (3, 4, 10, 4)
+    changed = ids.clone()
+    changed[:, 7] = (changed[:, 7] + 1) % 17
+    torch.testing.assert_close(model(changed)[0][:, :7], logits[:, :7])  # the future is invisible
+    d, v, t = 16, 17, 12
+    block = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * 4 * d + 4 * d) + (4 * d * d + d)
+    assert model.num_parameters() == v * d + t * d + 2 * block + 2 * d + d * v + v
+    assert model.active_parameters() == model.num_parameters()
+
+
+def test_attention_rows_are_causal_distributions():
+    model = _gpt()
+    for block in model.blocks:
+        block.attn.keep_attention = True
+    model(torch.randint(0, 17, (1, 6)))
+    w = model.blocks[0].attn.attention[0]  # (H, T, T)
+    torch.testing.assert_close(w.sum(-1), torch.ones(4, 6, dtype=w.dtype))
+    assert torch.all(w.triu(diagonal=1) == 0)
+
+
+def test_cache_gives_the_same_logits_as_the_full_pass():
+    model = _gpt()
+    ids = torch.randint(0, 17, (2, 9))
+    full, _ = model(ids)
+    step, cache = model(ids[:, :5])
+    pieces = [step]
+    for t in range(5, 9):
+        out, cache = model(ids[:, t : t + 1], cache)
+        pieces.append(out)
+    torch.testing.assert_close(torch.cat(pieces, 1), full, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("mode", [dict(greedy=True), dict(temperature=0.8), dict(temperature=1.3, top_k=5)], ids=str)
+def test_kv_cache_generates_exactly_the_uncached_tokens(dtype, mode):
+    model = _gpt(dtype)
+    prompt = torch.randint(0, 17, (2, 3))
+    runs = []
+    for use_cache in (True, False):
+        gen = torch.Generator().manual_seed(7)
+        runs.append(model.generate(prompt, 30, use_cache=use_cache, generator=gen, **mode))  # crosses max_seq_len
+    assert runs[0].shape == (2, 33)
+    torch.testing.assert_close(runs[0], runs[1], rtol=0, atol=0)
+
+
+def test_top_k_and_temperature_restrict_sampling():
+    model = _gpt()
+    prompt = torch.zeros(1, 1, dtype=torch.long)
+    logits, _ = model(prompt)
+    top1 = int(logits[0, -1].argmax())
+    gen = torch.Generator().manual_seed(0)
+    out = model.generate(prompt.repeat(200, 1), 1, top_k=1, generator=gen)
+    assert torch.all(out[:, -1] == top1)
+    cold = model.generate(prompt.repeat(200, 1), 1, temperature=1e-3, generator=torch.Generator().manual_seed(0))
+    assert torch.all(cold[:, -1] == top1)
+
+
+def test_gpt_bad_inputs():
+    model = _gpt()
+    with pytest.raises(ValueError, match="max_seq_len"):
+        model(torch.zeros(1, 13, dtype=torch.long))
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate(torch.zeros(1, 1, dtype=torch.long), 2, temperature=0.0)
+    with pytest.raises(ValueError, match="top_k"):
+        model.generate(torch.zeros(1, 1, dtype=torch.long), 2, top_k=0)
+    with pytest.raises(ValueError, match="ffn"):
+        models.GPTConfig(vocab_size=5, ffn="sparse")
+    with pytest.raises(ValueError, match="divisible"):
+        models.GPTConfig(vocab_size=5, d_model=10, num_heads=4)
+
+
+def test_router_weights_and_balancing_loss():
+    torch.manual_seed(0)
+    router = models.TopKRouter(8, num_experts=4, top_k=2)
+    w, idx, probs = router(torch.randn(50, 8))
+    torch.testing.assert_close(w.sum(-1), torch.ones(50))
+    assert idx.shape == (50, 2) and torch.all(idx[:, 0] != idx[:, 1])
+    # perfectly balanced routing gives 1; everything on one expert gives N
+    uniform = torch.full((40, 4), 0.25)
+    balanced_ids = torch.arange(80).reshape(40, 2) % 4
+    assert models.load_balancing_loss(uniform, balanced_ids, 4).item() == pytest.approx(1.0)
+    collapsed = torch.zeros(40, 4)
+    collapsed[:, 0] = 1.0
+    assert models.load_balancing_loss(collapsed, torch.zeros(40, 1, dtype=torch.long), 4).item() == pytest.approx(4.0)
+
+
+def test_one_expert_moe_is_the_dense_mlp():
+    torch.manual_seed(0)
+    moe = models.MoEFeedForward(8, 16, num_experts=1, top_k=1)
+    x = torch.randn(3, 5, 8)
+    torch.testing.assert_close(moe(x), moe.experts[0](x))
+
+
+def test_moe_routes_only_to_selected_experts_and_capacity_drops():
+    torch.manual_seed(0)
+    moe = models.MoEFeedForward(8, 16, num_experts=4, top_k=2)
+    x = torch.randn(64, 8)
+    y = moe(x)
+    w, idx, _ = moe.router(x)
+    manual = torch.stack([sum(w[n, s] * moe.experts[int(idx[n, s])](x[n]) for s in range(2)) for n in range(64)])
+    torch.testing.assert_close(y, manual, rtol=1e-5, atol=1e-6)
+    assert moe.last_stats["load"].sum().item() == pytest.approx(1.0) and moe.last_stats["dropped"] == 0
+    tight = models.MoEFeedForward(8, 16, num_experts=4, top_k=2, capacity_factor=0.5)
+    tight.load_state_dict(moe.state_dict())
+    tight(x)
+    assert tight.last_stats["dropped"] > 0
+    assert moe.active_parameters() == 4 * 8 + 2 * (8 * 16 + 16 + 16 * 8 + 8)
+
+
+def test_moe_gpt_equal_active_compute_and_aux_loss():
+    dense = _gpt(torch.float32)
+    moe = _gpt(torch.float32, ffn="moe", num_experts=4, top_k=2)
+    assert moe.config.expert_hidden == 4 * 16 // 2
+    assert moe.num_parameters() > dense.num_parameters()
+    assert abs(moe.active_parameters() - dense.num_parameters()) <= 2 * (4 * 16 + 2 * 16)  # router and biases
+    logits, _ = moe(torch.randint(0, 17, (2, 8)))
+    assert logits.shape == (2, 8, 17)
+    aux = moe.aux_loss()
+    assert aux.requires_grad and 2 * 0.99 <= aux.item() <= 2 * 4  # two layers, each in [1, N]
+    assert dense.aux_loss().item() == 0.0
+    with pytest.raises(ValueError, match="top_k"):
+        models.TopKRouter(8, 4, 5)
+
+
+def test_sliding_cross_entropy_scores_every_token_once():
+    model = _gpt(torch.float64)
+    ids = torch.randint(0, 17, (41,))
+    # reference: each target i scored with the context the sliding scheme gives it
+    window, half = 12, 6
+    total = 0.0
+    for i in range(1, 41):
+        start = 0 if i <= window else ((i - 1 - half) // half) * half  # the window that scores i
+        logits, _ = model(ids[start:i][None])
+        total += -torch.log_softmax(logits[0, -1], -1)[ids[i]].item()
+    assert models.gpt.sliding_cross_entropy(model, ids, batch_size=3) == pytest.approx(total / 40, rel=1e-10)
+    with pytest.raises(ValueError, match="1-D"):
+        models.gpt.sliding_cross_entropy(model, ids[None])
+
+
+def test_ngram_model_probabilities_and_baseline_behaviour():
+    from nnanatomy.models.ngram import NGramLM
+
+    text = "abcabcabcabd" * 20
+    lm = NGramLM(3).fit(text)
+    for history in ("", "a", "ab", "zz"):
+        assert sum(lm.prob(history, c) for c in "abcd") == pytest.approx(1.0)
+    assert lm.prob("ab", "c") > 0.7 and lm.prob("ab", "d") < 0.3
+    assert NGramLM(3).fit(text).cross_entropy(text) < NGramLM(1).fit(text).cross_entropy(text)
+    with pytest.raises(ValueError, match="never seen"):
+        lm.cross_entropy("xyz")
+    with pytest.raises(ValueError, match="order"):
+        NGramLM(0)
+    with pytest.raises(RuntimeError, match="fit"):
+        NGramLM(2).prob("a", "b")
