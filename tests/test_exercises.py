@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import cnn, dnn, lstm, rnn
+from nnanatomy.exercises import cnn, dnn, lstm, rnn, transformer
 
 from test_notebook_conventions import ROOT
 
@@ -36,7 +36,8 @@ def _run(code: str, namespace: dict):
     return eval(compile(ast.Expression(last.value), "<solution>", "eval"), namespace)
 
 
-CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm}
+CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm,
+            "05_transformer.ipynb": transformer}
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 
 
@@ -123,3 +124,15 @@ def test_chapter_checkers_reject_wrong_answers():
     assert "order" in lstm.check_lstm_step(wrong_order).message or "i, f, g" in lstm.check_lstm_step(wrong_order).message
     with pytest.raises(TypeError, match="function"):
         lstm.check_lstm_step(3)
+
+
+def test_transformer_checkers_reject_wrong_answers():
+    assert "bias" in transformer.check_mha_parameters(4 * 512 * 512).message
+    assert "sine" in transformer.check_positional_encoding(float(np.cos(0.3))).message
+
+    def unmasked(q, k, v, mask):
+        s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+        w = np.exp(s - s.max(-1, keepdims=True))
+        return (w / w.sum(-1, keepdims=True)) @ v
+
+    assert "mask" in transformer.check_attention(unmasked).message

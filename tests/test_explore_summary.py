@@ -181,6 +181,7 @@ def test_formatting():
     assert explore.format_count(None) == "?"
     assert explore.format_bytes(512) == "512 B"
     assert explore.format_bytes(3 * 1024**3) == "3 GiB"
+    assert explore.format_bytes(1000 * 1024) == "1000 KiB"
     with pytest.raises(ValueError):
         explore.format_bytes(-1)
 
@@ -196,3 +197,17 @@ def test_lstm_is_counted_analytically_where_flop_counter_mode_sees_nothing():
     gru = nn.GRU(2, 8, batch_first=True)
     assert explore.summary(gru, x).total_flops == _flop_counter_total(gru, x) == 2 * 3 * 10 * 3 * 8 * 10
     assert "fewer FLOPs" in str(s)
+
+
+def test_grouped_rows_keep_the_totals():
+    model = models.Transformer(models.TransformerConfig(src_vocab_size=11, tgt_vocab_size=9, d_model=16))
+    inputs = (torch.randint(1, 11, (2, 7)), torch.randint(1, 9, (2, 5)))
+    full = explore.summary(model, *inputs)
+    grouped = explore.summary(model, *inputs, depth=2)
+    assert grouped.total_flops == full.total_flops and grouped.total_params == full.total_params
+    assert grouped.activation_bytes == full.activation_bytes
+    names = [r.name for r in grouped.rows]
+    assert "encoder_layers.0" in names and "decoder_layers.1" in names and len(names) < len(full.rows) / 3
+    assert dict(zip(names, [r.type for r in grouped.rows]))["encoder_layers.0"] == "EncoderLayer"
+    with pytest.raises(ValueError, match="depth"):
+        full.grouped(0)

@@ -16,7 +16,9 @@ def format_bytes(n: int | float) -> str:
     while value >= 1024 and unit < len(_BYTE_UNITS) - 1:
         value /= 1024
         unit += 1
-    return f"{int(value)} B" if unit == 0 else f"{value:.3g} {_BYTE_UNITS[unit]}"
+    if unit == 0:
+        return f"{int(value)} B"
+    return f"{value:.3g} {_BYTE_UNITS[unit]}" if value < 1000 else f"{value:.0f} {_BYTE_UNITS[unit]}"
 
 
 def format_count(n: int | float | None, *, compact: bool = False) -> str:

@@ -11,7 +11,7 @@ products that no layer counter accounts for (say, attention scores computed in a
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -77,6 +77,30 @@ class Summary:
     param_bytes: int
     flop_counter_flops: int  # FlopCounterMode's total on the same forward pass
     uncounted_types: list[str] = field(default_factory=list)
+    module_types: dict[str, str] = field(default_factory=dict)  # dotted name → class name
+
+    def grouped(self, depth: int) -> Summary:
+        """The same table with the rows merged into modules ``depth`` levels deep
+        (``depth=2``: ``encoder_layers.0``, ``decoder_layers.1``, ...). Parameters, MACs and
+        activations are summed; the output shape is that of the group's last row."""
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"depth must be a positive int, got {depth!r}")
+        groups: dict[str, list[LayerRow]] = {}
+        for row in self.rows:
+            groups.setdefault(".".join(row.name.split(".")[:depth]), []).append(row)
+        rows = [
+            LayerRow(
+                name=name,
+                type=self.module_types.get(name, members[-1].type),
+                output_shape=members[-1].output_shape,
+                params=sum(r.params for r in members),
+                trainable=sum(r.trainable for r in members),
+                macs=None if any(r.macs is None for r in members) else sum(r.macs for r in members),
+                activation_bytes=sum(r.activation_bytes for r in members),
+            )
+            for name, members in groups.items()
+        ]
+        return replace(self, rows=rows)
 
     @property
     def total_macs(self) -> int:
@@ -181,7 +205,7 @@ class Summary:
         )
 
 
-def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str | None = None) -> Summary:
+def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str | None = None, depth: int | None = None) -> Summary:
     """Run ``model(*example_inputs)`` once and tabulate every layer call.
 
     Args:
@@ -189,6 +213,7 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
             statistics are untouched); its train/eval mode is restored afterwards.
         example_inputs: the positional inputs of ``model.forward``, e.g. one batch.
         device: where to run; by default where the model's parameters are.
+        depth: merge the rows into modules this many name levels deep (see :meth:`Summary.grouped`).
 
     Returns:
         a :class:`Summary`. Rows are the calls of leaf modules, of containers that compute
@@ -250,7 +275,7 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
         model.train(was_training)
 
     unique = {id(p): p for p in model.parameters()}.values()
-    return Summary(
+    table = Summary(
         model_name=type(model).__name__,
         input_shapes=[str(tuple(t.shape)) for t in _tensors(example_inputs)],
         rows=rows,
@@ -259,4 +284,6 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
         param_bytes=sum(p.numel() * p.element_size() for p in unique),
         flop_counter_flops=int(counter.get_total_flops()),
         uncounted_types=sorted(uncounted),
+        module_types={name: type(module).__name__ for name, module in model.named_modules() if name},
     )
+    return table if depth is None else table.grouped(depth)
