@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import cnn, dnn, lstm, rnn, transformer
+from nnanatomy.exercises import cnn, dnn, gpt, lstm, rnn, transformer
 
 from test_notebook_conventions import ROOT
 
@@ -37,7 +37,7 @@ def _run(code: str, namespace: dict):
 
 
 CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm,
-            "05_transformer.ipynb": transformer}
+            "05_transformer.ipynb": transformer, "06_gpt.ipynb": gpt}
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 
 
@@ -136,3 +136,17 @@ def test_transformer_checkers_reject_wrong_answers():
         return (w / w.sum(-1, keepdims=True)) @ v
 
     assert "mask" in transformer.check_attention(unmasked).message
+
+
+def test_gpt_checkers_reject_wrong_answers():
+    assert "weights only" in gpt.check_block_parameters(12 * 128 * 128).message
+    assert "values" in gpt.check_kv_cache_bytes(12 * 1024 * 768 * 2).message
+    assert "2 bytes" in gpt.check_kv_cache_bytes(2 * 12 * 1024 * 768 * 4).message
+
+    def top_k_instead(logits, p):
+        out = np.full_like(logits, -np.inf)
+        keep = np.argsort(-logits)[:3]
+        out[keep] = logits[keep]
+        return out
+
+    assert "nucleus has" in gpt.check_top_p(top_k_instead).message

@@ -156,7 +156,7 @@ def _story_english() -> dict[str, list[tuple[float, list[str]]]]:
         "S": [],
         "DET_SG": [(3, ["the"]), (2, ["a"]), (1, ["my"])],
         "DET_PL": [(3, ["the"]), (1, ["some"]), (1, ["my"])],
-        "ADJ": [(3, []), (1, ["small"]), (1, ["old"]), (1, ["happy"]), (1, ["clever"])],
+        "ADJ": [(3, []), (1, ["small"]), (1, ["young"]), (1, ["happy"]), (1, ["clever"])],
         "REL_SG": [(3, []), (1, ["that", "sleeps", "a", "lot"]), (1, ["that", "we", "know"]), (1, ["that", "lives", "next", "door"])],
         "REL_PL": [(3, []), (1, ["that", "sleep", "a", "lot"]), (1, ["that", "we", "know"]), (1, ["that", "live", "next", "door"])],
         "ANIMAL": [(2, ["a", "cat"]), (2, ["a", "dog"]), (1, ["the", "birds"]), (1, ["two", "robots"])],
