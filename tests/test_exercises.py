@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import cnn, dnn, gpt, lstm, rnn, transformer
+from nnanatomy.exercises import cnn, dnn, gpt, lstm, moe, rnn, transformer
 
 from test_notebook_conventions import ROOT
 
@@ -37,7 +37,7 @@ def _run(code: str, namespace: dict):
 
 
 CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm,
-            "05_transformer.ipynb": transformer, "06_gpt.ipynb": gpt}
+            "05_transformer.ipynb": transformer, "06_gpt.ipynb": gpt, "07_moe.ipynb": moe}
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 
 
@@ -150,3 +150,19 @@ def test_gpt_checkers_reject_wrong_answers():
         return out
 
     assert "nucleus has" in gpt.check_top_p(top_k_instead).message
+
+
+def test_moe_checkers_reject_wrong_answers():
+    expert = 64 * 128 + 128 + 128 * 64 + 64
+    assert "top-2" in moe.check_moe_parameters((8 * expert + 512, 8 * expert + 512)).message
+    assert "number of experts" in moe.check_balance_loss(0.4).message
+
+    def no_renorm(logits, k):
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        ids = np.argsort(-p, axis=-1)[:, :k]
+        return np.take_along_axis(p, ids, -1), ids
+
+    assert "renormalise" in moe.check_router(no_renorm).message
+    with pytest.raises(TypeError, match="tuple"):
+        moe.check_moe_parameters(5)
