@@ -33,6 +33,16 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
+class _SelfAttention(nn.Module):
+    def __init__(self, mha):
+        super().__init__()
+        self.mha = mha
+
+    def forward(self, x):
+        # need_weights=True takes PyTorch's unfused path, whose matrix products FlopCounterMode sees
+        return self.mha(x, x, x, need_weights=True)[0]
+
+
 CASES = {
     "mlp-default": (lambda: models.MLP(), (torch.randn(64, 1),)),
     "mlp-deep-relu": (lambda: models.MLP(models.MLPConfig(3, (128, 64, 32), 10, "relu")), (torch.randn(16, 3),)),
@@ -54,6 +64,8 @@ CASES = {
                     (torch.randint(1, 11, (2, 7)), torch.randint(1, 9, (2, 5)))),
     "gpt": (lambda: models.GPT(models.GPTConfig(vocab_size=20, max_seq_len=16, d_model=32, num_heads=4, num_layers=2)),
             (torch.randint(0, 20, (3, 16)),)),
+    "torch-mha": (lambda: nn.Sequential(nn.Linear(8, 16), _SelfAttention(nn.MultiheadAttention(16, 4, batch_first=True))),
+                  (torch.randn(3, 7, 8),)),
     "moe-gpt": (lambda: models.GPT(models.GPTConfig(vocab_size=20, max_seq_len=16, d_model=32, num_layers=2, ffn="moe",
                                                     num_experts=4, top_k=2)), (torch.randint(0, 20, (3, 16)),)),
 }
@@ -65,8 +77,10 @@ def test_totals_equal_flop_counter_mode(case):
     torch.manual_seed(0)
     model = make()
     s = explore.summary(model, *inputs)
-    assert s.total_flops == _flop_counter_total(model, *inputs)
-    assert s.total_flops == s.flop_counter_flops and s.unattributed_flops == 0
+    assert s.total_flops == _flop_counter_total(model, *inputs)  # a fresh model: training mode, unfused kernels
+    assert s.unattributed_flops == 0
+    if case != "torch-mha":  # in eval mode nn.MultiheadAttention runs a fused kernel FlopCounterMode cannot see
+        assert s.total_flops == s.flop_counter_flops
     assert s.total_params == sum(p.numel() for p in model.parameters())
     assert sum(r.params for r in s.rows) == s.total_params
     assert not s.uncounted_types
@@ -211,3 +225,24 @@ def test_grouped_rows_keep_the_totals():
     assert dict(zip(names, [r.type for r in grouped.rows]))["encoder_layers.0"] == "EncoderLayer"
     with pytest.raises(ValueError, match="depth"):
         full.grouped(0)
+
+
+def test_fused_kernels_are_counted_analytically():
+    """The ReverbNet uses the CPU LSTM and fused attention, which FlopCounterMode cannot see."""
+    from nnanatomy.models.reverbnet import ReverberationNet
+
+    model = ReverberationNet(16)
+    x = torch.randn(2, 5, 16)
+    s = explore.summary(model, x)
+    assert not s.uncounted_types and s.unattributed_flops == 0
+    assert s.total_flops > _flop_counter_total(model, x)
+    mha = nn.MultiheadAttention(16, 4, batch_first=True)
+    x = torch.randn(3, 7, 16)
+    fused = explore.summary(_FusedSelfAttention(mha), x)
+    assert fused.flop_counter_flops < fused.total_flops == _flop_counter_total(_SelfAttention(mha).train(), x)
+    assert "fewer FLOPs" in str(fused)
+
+
+class _FusedSelfAttention(_SelfAttention):
+    def forward(self, x):
+        return self.mha(x, x, x, need_weights=False)[0]

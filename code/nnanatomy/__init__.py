@@ -2,7 +2,7 @@
 
 Layers (imports flow downward, never upward)::
 
-    explore  train  plots  exercises  display     used by the notebooks
+    explore  train  plots  exercises  display  judge     used by the notebooks
     models   <-   scratch                          PyTorch modules; NumPy reference maths
     data     runtime                               datasets generated offline; device and seeds
 
@@ -17,6 +17,7 @@ __all__ = [
     "display",
     "exercises",
     "explore",
+    "judge",
     "models",
     "plots",
     "runtime",

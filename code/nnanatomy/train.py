@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from .runtime import move_to
 
-__all__ = ["History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
+__all__ = ["EMA", "History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
 
 
 @dataclass
@@ -146,6 +146,7 @@ def fit(
     progress: bool | None = None,
     log_every: int | None = None,
     history: History | None = None,
+    after_step: Callable[[nn.Module], None] | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data``; return the :class:`History`.
 
@@ -170,6 +171,7 @@ def fit(
             of a live widget that a static page cannot render.
         log_every: print one line of the loss and the latest metrics every this many epochs.
         history: continue an existing history (epochs are numbered on from its last).
+        after_step: called as ``after_step(model)`` after every optimiser step (e.g. ``EMA.update``).
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
@@ -181,7 +183,7 @@ def fit(
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if (loss_fn is None) == (batch_loss is None):
         raise ValueError("give exactly one of loss_fn=(outputs, targets) -> loss or batch_loss=(model, batch) -> loss")
-    for name, fn in (("loss_fn", loss_fn), ("batch_loss", batch_loss), ("evaluate", evaluate)):
+    for name, fn in (("loss_fn", loss_fn), ("batch_loss", batch_loss), ("evaluate", evaluate), ("after_step", after_step)):
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
     epochs = _check_positive_int("epochs", epochs)
@@ -242,6 +244,8 @@ def fit(
                 scaler.update()
             else:
                 optimizer.step()
+            if after_step is not None:
+                after_step(model)
             n = _batch_size(batch)
             loss_sum += float(loss.detach()) * n
             samples += n
@@ -362,3 +366,31 @@ def load_checkpoint(
         optimizer.load_state_dict(payload["optimizer"])
     history = History.from_dict(payload["history"]) if payload["history"] is not None else None
     return {"history": history, "extra": payload["extra"]}
+
+
+class EMA:
+    """An exponential moving average of a model's parameters: ``avg ← decay·avg + (1 − decay)·θ``.
+
+    Generative models are usually sampled with averaged weights, which smooth out the noise of
+    the last optimiser steps. ``update(model)`` after each step (``fit(after_step=ema.update)``);
+    ``copy_to(model)`` to load the averages.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    def copy_to(self, model: nn.Module) -> None:
+        model.load_state_dict(self.shadow)

@@ -4,14 +4,18 @@ shipped inside a well-known package (scikit-learn's digits); nothing is download
 from .audio import Segment, speech_like
 from .features import hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, power_spectrogram
 from .functions import quadratic
-from .images import Split, digits
+from .images import CAPTION_WORDS, NUMBER_WORDS, Split, digit_captions, digits, null_captions
 from .loaders import tensor_loader
 from .scaling import Standardizer
-from .sequences import adding_problem
+from .sequences import adding_problem, reverb_regression
+from .shapes import SHAPE_CLASSES, shapes_segmentation
 from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_windows
 from .translation import Pair, TranslationData, WordVocab, toy_translation
 
 __all__ = [
+    "CAPTION_WORDS",
+    "NUMBER_WORDS",
+    "SHAPE_CLASSES",
     "SIMPLE_ENGLISH",
     "STORY_ENGLISH",
     "CharVocab",
@@ -23,14 +27,18 @@ __all__ = [
     "TranslationData",
     "WordVocab",
     "adding_problem",
+    "digit_captions",
     "digits",
     "hz_to_mel",
     "log_mel_spectrogram",
     "mel_filterbank",
     "mel_to_hz",
     "next_token_windows",
+    "null_captions",
     "power_spectrogram",
     "quadratic",
+    "reverb_regression",
+    "shapes_segmentation",
     "speech_like",
     "tensor_loader",
     "toy_translation",

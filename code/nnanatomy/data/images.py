@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_seed
+from ._checks import check_count, check_seed
 
-__all__ = ["Split", "digits"]
+__all__ = ["CAPTION_WORDS", "NUMBER_WORDS", "Split", "digit_captions", "digits", "null_captions"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,43 @@ def digits(test_size: float = 0.25, seed: int = 0) -> Split:
         images, labels, test_size=test_size, stratify=labels, random_state=check_seed(seed)
     )
     return Split(x_tr, y_tr, x_te, y_te)
+
+
+NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_TEMPLATES = (("a", "handwritten", "{n}"), ("the", "digit", "{n}"), ("{n}",), ("the", "number", "{n}"))
+#: The caption vocabulary: id 0 pads, id 1 is the empty ("no condition") caption.
+CAPTION_WORDS = ("<pad>", "<null>", "a", "digit", "handwritten", "number", "the", *NUMBER_WORDS)
+
+
+def digit_captions(labels: np.ndarray, seed: int = 0, null_fraction: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A short caption for every digit label, e.g. "a handwritten seven" or "the digit seven".
+
+    The number word sits at a different position in different templates, so a model must attend
+    to find it. With ``null_fraction`` > 0 that share of the captions is replaced by the empty
+    caption ``<null>`` (for classifier-free guidance).
+
+    Returns:
+        word ids ``(N, 3)`` int64 (padded with 0) and the padding mask ``(N, 3)``, True at padding.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise ValueError("labels must be a 1-D array of digits 0–9")
+    if not 0.0 <= null_fraction < 1.0:
+        raise ValueError(f"null_fraction must be in [0, 1), got {null_fraction}")
+    rng = np.random.default_rng(check_seed(seed))
+    index = {w: i for i, w in enumerate(CAPTION_WORDS)}
+    ids = np.zeros((labels.size, 3), dtype=np.int64)
+    for row, (label, template, null) in enumerate(
+        zip(labels, rng.integers(len(_TEMPLATES), size=labels.size), rng.random(labels.size) < null_fraction)
+    ):
+        words = ["<null>"] if null else [w.format(n=NUMBER_WORDS[label]) for w in _TEMPLATES[template]]
+        ids[row, : len(words)] = [index[w] for w in words]
+    return ids, ids == 0
+
+
+def null_captions(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` empty captions (the "no condition" input of classifier-free guidance), shaped like
+    :func:`digit_captions`' output."""
+    ids = np.zeros((check_count("n", n), 3), dtype=np.int64)
+    ids[:, 0] = CAPTION_WORDS.index("<null>")
+    return ids, ids == 0

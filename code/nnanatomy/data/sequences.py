@@ -6,7 +6,7 @@ import numpy as np
 
 from ._checks import check_count, check_seed
 
-__all__ = ["adding_problem"]
+__all__ = ["adding_problem", "reverb_regression"]
 
 
 def adding_problem(n: int, length: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -33,3 +33,29 @@ def adding_problem(n: int, length: int = 50, seed: int = 0) -> tuple[np.ndarray,
     x = np.stack([values, markers], axis=-1).astype(np.float32)
     y = (values[rows, first] + values[rows, second]).astype(np.float32)
     return x, y
+
+
+def reverb_regression(n: int, length: int = 10, d: int = 64, seed: int = 0, noise_std: float = 0.1,
+                      task_seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+    """The regression task of chapter 13, in the shape of the source's experiment: inputs
+    ``(n, length, d)`` of standard normal features and one scalar target per sequence,
+
+        y = sin(⟨u, x̄⟩) + ⟨v, x_first⟩·⟨w, x_last⟩ / 2 + noise,
+
+    with ``x̄`` the mean over time and ``u``, ``v``, ``w`` fixed random unit vectors (drawn from
+    ``task_seed``, the same for every split). The first term needs a non-linearity of a global
+    summary, the second an interaction between the two ends of the sequence. Predicting 0 scores
+    an MSE of about 0.7 (the target's variance); the noise floor is ``noise_std²``.
+
+    Returns ``x`` float32 ``(n, length, d)`` and ``y`` float32 ``(n,)``.
+    """
+    n, length, d = check_count("n", n), check_count("length", length, 2), check_count("d", d)
+    if noise_std < 0:
+        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    task = np.random.default_rng(check_seed(task_seed))
+    u, v, w = (vec / np.linalg.norm(vec) for vec in task.normal(size=(3, d)))
+    rng = np.random.default_rng(check_seed(seed))
+    x = rng.normal(size=(n, length, d))
+    mean = x.mean(axis=1) * np.sqrt(length)  # unit variance along u
+    y = np.sin(mean @ u) + 0.5 * (x[:, 0] @ v) * (x[:, -1] @ w) + rng.normal(0.0, noise_std, n)
+    return x.astype(np.float32), y.astype(np.float32)

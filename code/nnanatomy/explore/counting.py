@@ -121,6 +121,24 @@ def _causal_attention(module: nn.Module, inputs: tuple[Any, ...], output: Any) -
     return 2 * x.shape[0] * module.num_heads * x.shape[1] * k.shape[2] * module.d_head
 
 
+@register_counter(nn.MultiheadAttention)
+def _torch_mha(module: nn.MultiheadAttention, inputs: tuple[Any, ...], output: Any) -> int:
+    # PyTorch's MultiheadAttention calls its projections as functions, not as child modules, so
+    # everything is counted here: Q, K, V projections, Q Kᵀ, weights·V, and the output projection.
+    query, key = inputs[0], inputs[1]
+    batch_first = module.batch_first
+    if query.ndim == 2:  # unbatched (L, E)
+        b, lq, lk = 1, query.shape[0], key.shape[0]
+    else:
+        b = query.shape[0] if batch_first else query.shape[1]
+        lq = query.shape[1] if batch_first else query.shape[0]
+        lk = key.shape[1] if batch_first else key.shape[0]
+    e, kdim, vdim = module.embed_dim, module.kdim, module.vdim
+    projections = b * (lq * e * e + lk * e * kdim + lk * e * vdim)
+    attention = 2 * b * lq * lk * e  # summed over heads: H · d_head = E
+    return projections + attention + b * lq * e * e
+
+
 def has_counter(module: nn.Module) -> bool:
     """Whether a registered counter knows this module's type (leaf or not)."""
     return any(cls in _COUNTERS for cls in type(module).__mro__)

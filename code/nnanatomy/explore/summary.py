@@ -274,6 +274,21 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
             h.remove()
         model.train(was_training)
 
+    # parameters of children that were used as functions, never called as modules (PyTorch's
+    # MultiheadAttention reads its out_proj this way) belong to the nearest ancestor with a row
+    row_index = {r.name: i for i, r in enumerate(rows)}
+    for module_name, module in model.named_modules():
+        for p in module.parameters(recurse=False):
+            if id(p) in seen:
+                continue
+            parts = module_name.split(".")
+            owner = next((".".join(parts[:k]) for k in range(len(parts) - 1, 0, -1) if ".".join(parts[:k]) in row_index), None)
+            if owner is not None:
+                i = row_index[owner]
+                rows[i] = replace(rows[i], params=rows[i].params + p.numel(),
+                                  trainable=rows[i].trainable + (p.numel() if p.requires_grad else 0))
+                seen.add(id(p))
+
     unique = {id(p): p for p in model.parameters()}.values()
     table = Summary(
         model_name=type(model).__name__,

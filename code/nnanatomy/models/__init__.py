@@ -1,11 +1,14 @@
 """PyTorch models of the course, one file per family; configs are dataclasses."""
 
+from . import diffusion, pretrained
 from .cnn import CNNClassifier, CNNConfig
+from .dit import DiT, DiTConfig
 from .gpt import GPT, GPTConfig
 from .mlp import MLP, MLPConfig
 from .moe import MoEFeedForward, TopKRouter, load_balancing_loss
 from .rnn import CELLS, CharRNN, CharRNNConfig, SequenceRegressor, SequenceRegressorConfig
 from .transformer import Transformer, TransformerConfig
+from .unet import UNet, UNetConfig
 
 __all__ = [
     "CELLS",
@@ -13,6 +16,8 @@ __all__ = [
     "CNNConfig",
     "CharRNN",
     "CharRNNConfig",
+    "DiT",
+    "DiTConfig",
     "GPT",
     "GPTConfig",
     "MLP",
@@ -23,5 +28,9 @@ __all__ = [
     "TopKRouter",
     "Transformer",
     "TransformerConfig",
+    "UNet",
+    "UNetConfig",
+    "diffusion",
     "load_balancing_loss",
+    "pretrained",
 ]

@@ -1,0 +1,71 @@
+"""Checkers for the exercises of chapter 09 (U-Net)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..explore import receptive_field
+from ..models.unet import UNet, UNetConfig
+from ._report import CheckResult, not_answered, verdict
+
+__all__ = ["check_bottleneck_shape", "check_bottleneck_receptive_field", "check_iou"]
+
+
+def _encoder(net: UNet) -> nn.Sequential:
+    """The U-Net's encoder path as one sequence: inc, down1 … downN."""
+    return nn.Sequential(net.inc, *(getattr(net, f"down{i}") for i in range(1, net.config.depth + 1)))
+
+
+def check_bottleneck_shape(answer: Any) -> CheckResult:
+    """Exercise 1: the bottleneck shape of the source's U-Net (base 64, depth 4, bilinear) on (1, 1, 64, 64)."""
+    if answer is None:
+        return not_answered("replace None with a tuple (N, C, H, W).")
+    if not isinstance(answer, tuple) or len(answer) != 4:
+        raise TypeError(f"answer must be a tuple of 4 ints, got {answer!r}")
+    net = UNet(UNetConfig(in_channels=1, out_channels=2, base_channels=64, depth=4)).eval()
+    with torch.no_grad():
+        expected = tuple(_encoder(net)(torch.zeros(1, 1, 64, 64)).shape)
+    if tuple(answer) == expected:
+        return verdict(True, f"{expected} — correct: four halvings of 64, and 1024 channels halved for bilinear upsampling.")
+    if tuple(answer[2:]) == expected[2:] and answer[1] == 1024:
+        return verdict(False, "the size is right; with bilinear upsampling the bottleneck keeps 1024 // 2 channels.")
+    return verdict(False, f"{tuple(answer)} is not it: each Down halves H and W and doubles the channels.")
+
+
+def check_bottleneck_receptive_field(answer: Any) -> CheckResult:
+    """Exercise 2: how many input pixels (one side) a bottleneck unit of the depth-4 U-Net sees."""
+    if answer is None:
+        return not_answered("replace None with an int.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
+        raise TypeError(f"answer must be an int, got {type(answer).__name__}")
+    net = UNet(UNetConfig(in_channels=1, out_channels=2, base_channels=8, depth=4))
+    expected = receptive_field(_encoder(net), torch.zeros(1, 1, 256, 256)).final[0]
+    if answer == expected:
+        return verdict(True, f"{expected} pixels — correct: each level's two 3×3 convolutions grow it by 4 jumps.")
+    return verdict(False, f"{answer} is not it: apply r ← r + (k − 1)·j, j ← j·s through inc and the four Downs.")
+
+
+def check_iou(fn: Any, seed: int = 0) -> CheckResult:
+    """Exercise 3: intersection over union of one class between a prediction and a label map."""
+    if fn is None:
+        return not_answered("replace None with your function.")
+    if not callable(fn):
+        raise TypeError(f"pass your function, got {type(fn).__name__}")
+    rng = np.random.default_rng(seed)
+    pred, target = rng.integers(0, 3, (5, 16, 16)), rng.integers(0, 3, (5, 16, 16))
+    for cls in range(3):
+        p, t = pred == cls, target == cls
+        expected = (p & t).sum() / (p | t).sum()
+        got = float(fn(pred.copy(), target.copy(), cls))
+        if not np.isclose(got, expected):
+            if np.isclose(got, (p & t).sum() / t.sum()):
+                return verdict(False, "that is the recall: divide by the union of prediction and label, not the label alone.")
+            return verdict(False, f"class {cls}: expected {expected:.4f}, got {got:.4f}.")
+    empty = float(fn(np.zeros((2, 4, 4), int), np.zeros((2, 4, 4), int), 2))
+    if not np.isnan(empty):
+        return verdict(False, "a class absent from both maps has no IoU: return NaN (0/0), so a mean can skip it.")
+    return verdict(True, "IoU correct, including NaN for a class absent from both maps.")

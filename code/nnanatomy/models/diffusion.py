@@ -1,0 +1,145 @@
+"""Denoising diffusion (Ho et al., 2020): the noise schedule, the forward process in closed form,
+the training loss, and three samplers — ancestral DDPM, strided deterministic DDIM, and classifier-
+free guidance on top of either (chapters 10 and 11).
+
+The forward process adds Gaussian noise in T small steps, ``x_t = √(1−β_t)·x_{t−1} + √β_t·ε``,
+which composes to the closed form ``x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε`` with ``ᾱ_t = Π_{s≤t}(1−β_s)``.
+A network learns ε from ``(x_t, t)``; sampling runs the process backwards from pure noise.
+Steps are numbered 0 … T−1 in code (step t here is the paper's t + 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["NoiseSchedule", "ddim_sample", "ddpm_sample", "diffusion_loss", "guided_eps", "reverse_step"]
+
+EpsModel = Callable[..., torch.Tensor]  # eps_model(x_t, t, **conditioning) → predicted noise
+
+
+@dataclass
+class NoiseSchedule:
+    """The linear β schedule of DDPM and every quantity derived from it, as float64 tensors."""
+
+    betas: torch.Tensor
+
+    @classmethod
+    def linear(cls, steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be a positive int, got {steps!r}")
+        if not 0 < beta_start <= beta_end < 1:
+            raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
+        return cls(torch.linspace(beta_start, beta_end, steps, dtype=torch.float64))
+
+    @property
+    def steps(self) -> int:
+        return self.betas.numel()
+
+    @property
+    def alphas(self) -> torch.Tensor:
+        return 1.0 - self.betas
+
+    @property
+    def alpha_bars(self) -> torch.Tensor:
+        """ᾱ_t = Π_{s ≤ t} α_s: how much of x_0 survives in x_t."""
+        return torch.cumprod(self.alphas, dim=0)
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The forward process in one jump: ``x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε`` (per-sample ``t``)."""
+        ab = self.alpha_bars.to(x0.device)[t].to(x0.dtype).view(-1, *[1] * (x0.ndim - 1))
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+def diffusion_loss(eps_model: EpsModel, x0: torch.Tensor, schedule: NoiseSchedule, **conditioning) -> torch.Tensor:
+    """ε-prediction: draw t uniformly and ε ~ N(0, I), form x_t in closed form, and regress the
+    network's output on ε with the mean squared error."""
+    t = torch.randint(0, schedule.steps, (x0.shape[0],), device=x0.device)
+    noise = torch.randn_like(x0)
+    return F.mse_loss(eps_model(schedule.q_sample(x0, t, noise), t, **conditioning), noise)
+
+
+def guided_eps(eps_model: EpsModel, x: torch.Tensor, t: torch.Tensor, guidance: float = 0.0,
+               conditioning: dict | None = None, null_conditioning: dict | None = None) -> torch.Tensor:
+    """The noise prediction, with classifier-free guidance of weight ``w = guidance`` if > 0:
+    ``ε̃ = ε_cond + w·(ε_cond − ε_uncond)`` (equivalently ``ε_uncond + (1 + w)·(ε_cond − ε_uncond)``),
+    which pushes the prediction further away from what the model would do without the condition."""
+    conditioning = conditioning or {}
+    eps = eps_model(x, t, **conditioning)
+    if guidance:
+        if null_conditioning is None:
+            raise ValueError("classifier-free guidance needs null_conditioning (the 'no condition' input)")
+        eps_uncond = eps_model(x, t, **null_conditioning)
+        eps = eps + guidance * (eps - eps_uncond)
+    return eps
+
+
+def reverse_step(schedule: NoiseSchedule, x_t: torch.Tensor, t: int, eps: torch.Tensor,
+                 noise: torch.Tensor | None = None) -> torch.Tensor:
+    """One ancestral step, exactly the source's formula:
+
+    ``x_{t−1} = 1/√α_t · (x_t − (1 − α_t)/√(1 − ᾱ_t) · ε̂) + σ_t·z``, with σ_t² = β_t and z ~ N(0, I)
+    (no noise is added at the last step).
+    """
+    alpha, alpha_bar, beta = (float(v[t]) for v in (schedule.alphas, schedule.alpha_bars, schedule.betas))
+    mean = (x_t - (1 - alpha) / (1 - alpha_bar) ** 0.5 * eps) / alpha**0.5
+    if t == 0:
+        return mean
+    noise = torch.randn_like(x_t) if noise is None else noise
+    return mean + beta**0.5 * noise
+
+
+@torch.no_grad()
+def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], *, guidance: float = 0.0,
+                conditioning: dict | None = None, null_conditioning: dict | None = None,
+                generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                keep: tuple[int, ...] = ()) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    """Ancestral sampling: start from x_T ~ N(0, I) and apply all T reverse steps.
+
+    Returns the samples and the intermediate x_t for every step listed in ``keep``.
+    """
+    x = torch.randn(shape, generator=generator, device=device)
+    trajectory: dict[int, torch.Tensor] = {}
+    for t in reversed(range(schedule.steps)):
+        if t in keep:
+            trajectory[t] = x.clone()
+        tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
+        eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)
+        z = torch.randn(shape, generator=generator, device=device) if t > 0 else None
+        x = reverse_step(schedule, x, t, eps, z)
+    return x, trajectory
+
+
+@torch.no_grad()
+def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], steps: int, *,
+                guidance: float = 0.0, conditioning: dict | None = None, null_conditioning: dict | None = None,
+                generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                clip: float | None = 1.0) -> torch.Tensor:
+    """Deterministic DDIM (η = 0) on ``steps`` evenly strided steps of the T-step schedule.
+
+    At each visited step the model's ε gives an estimate of x_0,
+    ``x̂_0 = (x_t − √(1−ᾱ_t)·ε̂)/√ᾱ_t`` (clipped to the data range), and the sampler jumps to the
+    next visited step s < t with ``x_s = √ᾱ_s·x̂_0 + √(1−ᾱ_s)·ε̂``. With ``steps = 1`` this is the
+    one-step baseline: predict the noise once, subtract it.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= schedule.steps:
+        raise ValueError(f"steps must be an int in [1, {schedule.steps}], got {steps!r}")
+    alpha_bars = schedule.alpha_bars
+    visit = torch.linspace(schedule.steps - 1, 0, steps).round().long().tolist()
+    x = torch.randn(shape, generator=generator, device=device)
+    for i, t in enumerate(visit):
+        tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
+        eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)
+        ab = float(alpha_bars[t])
+        x0 = (x - (1 - ab) ** 0.5 * eps) / ab**0.5
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
+        if i + 1 < len(visit):
+            ab_next = float(alpha_bars[visit[i + 1]])
+            x = ab_next**0.5 * x0 + (1 - ab_next) ** 0.5 * eps
+        else:
+            x = x0
+    return x

@@ -1,0 +1,50 @@
+"""The small pretrained diffusion models of chapters 10 and 11: their architectures, and loading
+the checkpoints shipped inside the package (``nnanatomy/checkpoints/*.pt``, made by
+``tools/train_checkpoints.py`` with the exact command stored in each file)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data.images import CAPTION_WORDS
+from .dit import DiT, DiTConfig
+from .unet import UNet, UNetConfig
+
+__all__ = ["CHECKPOINTS", "build", "load_pretrained"]
+
+#: name → what it is
+CHECKPOINTS = {
+    "unet-uncond": "U-Net noise predictor, unconditional (chapter 10)",
+    "unet-text": "U-Net noise predictor conditioned on a caption by cross-attention (chapters 10, 11)",
+    "dit-class": "DiT noise predictor conditioned on the class label by adaLN-Zero (chapter 11)",
+}
+
+
+def build(name: str) -> nn.Module:
+    """A freshly initialised model with the architecture of checkpoint ``name``."""
+    if name == "unet-uncond":
+        return UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=32, depth=2, norm="group", time_dim=64))
+    if name == "unet-text":
+        return UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=32, depth=2, norm="group", time_dim=64,
+                               context_dim=32, vocab_size=len(CAPTION_WORDS)))
+    if name == "dit-class":
+        return DiT(DiTConfig(image_size=8, patch=2, hidden=64, depth=4, num_heads=4))
+    raise ValueError(f"unknown checkpoint {name!r}; available: {sorted(CHECKPOINTS)}")
+
+
+def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """The trained model (eval mode) and the checkpoint's ``extra`` record (steps, seed, command,
+    training time). Loads with ``weights_only=True``."""
+    from ..train import load_checkpoint  # train sits above models; imported only when loading
+
+    model = build(name)
+    path = resources.files("nnanatomy") / "checkpoints" / f"{name}.pt"
+    with resources.as_file(path) as file:
+        if not file.is_file():
+            raise FileNotFoundError(f"checkpoint {name!r} is not installed: run tools/train_checkpoints.py {name}")
+        info = load_checkpoint(file, model, map_location=device)
+    return model.to(device).eval(), {"history": info["history"], **info["extra"]}

@@ -1,0 +1,93 @@
+"""Chapter 13: ReverberationNet rebuilt to its published parameter count, routing and errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nnanatomy import data
+from nnanatomy.experiments import reverbnet as experiment
+from nnanatomy.models.reverbnet import ROLE_NAMES, ReverberationNet, kl_divergence
+
+FACTS_ROLE_PARAMETERS = {  # ../shared/seeds/FACTS.md §2, at d = 64
+    "eileen": 41665, "pluto": 66305, "organ": 41601, "harp": 41793, "wolfhour": 58433, "viola": 16961,
+    "philip": 16865, "cello": 25217, "circusmaster": 33473, "bremen": 53953, "zaixian": 29249, "elena": 54081,
+    "greta": 37377, "clarinet": 16865, "horn": 66305, "tuba": 29377, "trombone": 41474, "violin1": 33473,
+    "violin2": 29377,
+}
+
+
+def test_parameter_counts_match_the_published_network():
+    model = ReverberationNet(d=64, num_instruments=7)
+    assert model.num_parameters() == 1_043_413
+    structure = model.get_network_structure()
+    assert structure["parameters"] == {"roles": 733_844, "processors": 290_752, "argallia": 18_817}
+    for name, role in model.roles.items():
+        assert sum(p.numel() for p in role.parameters()) == FACTS_ROLE_PARAMETERS[name], name
+    shell = sum(p.numel() for m in (role.instrument_gate, role.W_mu, role.W_logvar, role.ln) for p in m.parameters())
+    assert shell == 8513
+    assert all(sum(p.numel() for p in proc.parameters()) == 41_536 for proc in model.processors.values())
+
+
+def test_forward_shapes_gates_and_kl():
+    torch.manual_seed(0)
+    model = ReverberationNet(d=16)
+    out, kl, gates = model(torch.randn(3, 5, 16))
+    assert out.shape == (3,) and kl.ndim == 0 and kl > 0
+    assert len(gates) == 38 and all(g.shape == (3,) and ((g > 0) & (g < 1)).all() for g in gates)
+    model.eval()  # no sampling in evaluation: deterministic
+    x = torch.randn(2, 5, 16)
+    torch.testing.assert_close(model(x)[0], model(x)[0])
+    other_d = ReverberationNet(d=32)
+    assert other_d(torch.randn(1, 4, 32))[0].shape == (1,)
+
+
+def test_routing_variants():
+    documented = ReverberationNet(d=16).feedback_links()
+    assert sum(len(v) for v in documented.values()) == 21
+    assert documented[0] == [(0, 0), (6, 1)]  # Eileen: read by Harmony (first) and Structure (second)
+    published = ReverberationNet(d=16, routing="published")
+    structure = published.get_network_structure()
+    assert structure["roles_receiving_feedback"] == ["eileen", "zaixian"]
+    assert structure["total_connections"] == 40 and structure["gate_probabilities"] == 38
+    assert ReverberationNet(d=16, routing="none").get_network_structure()["feedback_links_used"] == 0
+    assert [ROLE_NAMES[i] for i in ReverberationNet.processor_roles(6)] == ["violin2", "eileen", "pluto"]
+    # feedback changes the output only where it arrives
+    torch.manual_seed(0)
+    a = ReverberationNet(d=16, routing="documented").eval()
+    b = ReverberationNet(d=16, routing="none").eval()
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(2, 5, 16)
+    assert not torch.allclose(a(x)[0], b(x)[0])
+
+
+def test_kl_divergence_closed_form():
+    mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)
+    assert kl_divergence(mu, logvar).item() == 0.0
+    assert kl_divergence(torch.ones(1, 2), torch.zeros(1, 2)).item() == pytest.approx(1.0)  # ½·Σ μ²
+
+
+def test_bad_inputs():
+    model = ReverberationNet(d=16)
+    with pytest.raises(ValueError, match="d = 16"):
+        model(torch.randn(2, 5, 8))
+    with pytest.raises(ValueError, match="batch, length"):
+        model(torch.randn(5, 16))
+    with pytest.raises(ValueError, match="multiple of 8"):
+        ReverberationNet(d=20)
+    with pytest.raises(ValueError, match="routing"):
+        ReverberationNet(d=16, routing="random")
+    with pytest.raises(ValueError, match="7 fusion"):
+        ReverberationNet(d=16, num_instruments=5)
+
+
+def test_experiment_baselines_and_task():
+    for name in ("mlp", "gru", "transformer"):
+        params = sum(p.numel() for p in experiment.build(name).parameters())
+        assert 0.9e6 < params < 1.1e6, (name, params)  # about ReverbNet's 1.04 M
+    x, y = data.reverb_regression(200, seed=3)
+    assert x.shape == (200, 10, 64) and y.shape == (200,)
+    again, _ = data.reverb_regression(200, seed=3)
+    assert (x == again).all()
+    with pytest.raises(ValueError, match="unknown configuration"):
+        experiment.build("resnet")

@@ -1,0 +1,177 @@
+"""Chapters 09–11: the U-Net, the diffusion maths and samplers, the DiT."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from nnanatomy import data, models
+from nnanatomy.models import diffusion
+from nnanatomy.models.dit import DiT, DiTConfig, sincos_2d
+from nnanatomy.models.unet import UNet, UNetConfig
+
+
+def test_unet_follows_the_source_layout_and_forward():
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(in_channels=1, out_channels=4, base_channels=8, depth=4)).eval()
+    x = torch.randn(2, 1, 32, 32)
+    # the source's forward, line by line
+    x1 = net.inc(x)
+    x2 = net.down1(x1)
+    x3 = net.down2(x2)
+    x4 = net.down3(x3)
+    x5 = net.down4(x4)
+    h = net.up1(x5, x4)
+    h = net.up2(h, x3)
+    h = net.up3(h, x2)
+    h = net.up4(h, x1)
+    torch.testing.assert_close(net.outc(h), net(x))
+    assert [t.shape[1] for t in (x1, x2, x3, x4, x5)] == [8, 16, 32, 64, 64]  # bottleneck halved for bilinear
+    assert net(x).shape == (2, 4, 32, 32)
+
+
+@pytest.mark.parametrize("bilinear", [True, False])
+def test_unet_channel_arithmetic_matches_the_reference_sizes(bilinear):
+    net = UNet(UNetConfig(in_channels=3, out_channels=2, base_channels=64, depth=4, bilinear=bilinear))
+    assert net.down4.conv.conv2.out_channels == (512 if bilinear else 1024)
+    assert net.up1.conv.conv2.out_channels == (256 if bilinear else 512)
+    assert net.up4.conv.conv2.out_channels == 64
+    # the milesial Pytorch-UNet (bilinear) has 17,263,042 parameters for 3 → 2 classes
+    if bilinear:
+        assert net.num_parameters() == 17_263_042
+
+
+def test_unet_odd_sizes_pad_and_no_skip_ablation():
+    up = models.unet.Up(8, 4, 4)
+    assert up(torch.randn(1, 8, 3, 3), torch.randn(1, 4, 7, 7)).shape == (1, 4, 7, 7)
+    plain = UNet(UNetConfig(in_channels=1, out_channels=3, base_channels=8, depth=2, skips=False))
+    assert plain(torch.randn(1, 1, 16, 16)).shape == (1, 3, 16, 16)
+    with_skips = UNet(UNetConfig(in_channels=1, out_channels=3, base_channels=8, depth=2))
+    assert plain.num_parameters() < with_skips.num_parameters()
+
+
+def test_unet_conditioning_and_errors():
+    net = UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=8, depth=2, norm="group", time_dim=16,
+                          context_dim=8, vocab_size=len(data.CAPTION_WORDS)))
+    ids, mask = data.digit_captions(np.array([3, 7]))
+    out = net(torch.randn(2, 1, 8, 8), torch.tensor([0, 999]), torch.tensor(ids), torch.tensor(mask))
+    assert out.shape == (2, 1, 8, 8)
+    assert net.attn_down.last_weights.shape[-1] == 3
+    with pytest.raises(ValueError, match="pass t"):
+        net(torch.randn(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="divisible"):
+        UNet()(torch.randn(1, 1, 20, 20))
+    with pytest.raises(ValueError, match="norm"):
+        UNetConfig(norm="layer")
+
+
+def test_schedule_matches_the_closed_forms():
+    s = diffusion.NoiseSchedule.linear(1000)
+    assert s.betas[0] == pytest.approx(1e-4) and s.betas[-1] == pytest.approx(0.02)
+    assert float(s.alpha_bars[-1]) == pytest.approx(math.prod(1 - b for b in s.betas.tolist()), rel=1e-9)
+    # composing the single steps gives the closed form: mean and variance of x_t given x_0
+    x0 = torch.full((200000,), 0.7, dtype=torch.float64)
+    x = x0.clone()
+    gen = torch.Generator().manual_seed(0)
+    for t in range(50):
+        beta = float(s.betas[t])
+        x = (1 - beta) ** 0.5 * x + beta**0.5 * torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    ab = float(s.alpha_bars[49])
+    assert x.mean().item() == pytest.approx(ab**0.5 * 0.7, abs=3e-3)
+    assert x.var().item() == pytest.approx(1 - ab, rel=2e-2)
+    noise = torch.randn(3, 1, 8, 8, dtype=torch.float64)
+    xt = s.q_sample(torch.zeros(3, 1, 8, 8, dtype=torch.float64), torch.tensor([0, 10, 999]), noise)
+    torch.testing.assert_close(xt[2], (1 - s.alpha_bars[999]).sqrt() * noise[2])
+
+
+def test_reverse_step_is_the_source_formula_and_inverts_a_known_noise():
+    s = diffusion.NoiseSchedule.linear(100)
+    x0 = torch.randn(4, 1, 8, 8, dtype=torch.float64)
+    noise = torch.randn_like(x0)
+    t = 40
+    xt = s.q_sample(x0, torch.full((4,), t), noise)
+    a, ab = float(s.alphas[t]), float(s.alpha_bars[t])
+    expected = (xt - (1 - a) / math.sqrt(1 - ab) * noise) / math.sqrt(a)
+    torch.testing.assert_close(diffusion.reverse_step(s, xt, t, noise, torch.zeros_like(xt)), expected)
+    # a DDIM step from t to 0 with the true noise recovers x_0 exactly
+    oracle = lambda x, tt: (x - ab**0.5 * x0) / (1 - ab) ** 0.5  # noqa: E731
+    torch.testing.assert_close((xt - (1 - ab) ** 0.5 * oracle(xt, None)) / ab**0.5, x0)
+
+
+def test_samplers_run_and_guidance_combines():
+    s = diffusion.NoiseSchedule.linear(20)
+    model = lambda x, t, **kw: torch.zeros_like(x) + kw.get("shift", 0.0)  # noqa: E731
+    out, traj = diffusion.ddpm_sample(model, s, (3, 1, 8, 8), generator=torch.Generator().manual_seed(0), keep=(19, 5))
+    assert out.shape == (3, 1, 8, 8) and set(traj) == {19, 5}
+    ddim = diffusion.ddim_sample(model, s, (3, 1, 8, 8), 5, generator=torch.Generator().manual_seed(0))
+    assert ddim.shape == (3, 1, 8, 8) and ddim.abs().max() <= 1.0
+    eps = diffusion.guided_eps(model, torch.zeros(1, 1, 2, 2), torch.zeros(1), 2.0, {"shift": 1.0}, {"shift": 0.0})
+    torch.testing.assert_close(eps, torch.full((1, 1, 2, 2), 3.0))  # ε_c + w(ε_c − ε_u) = 1 + 2·1
+    with pytest.raises(ValueError, match="null_conditioning"):
+        diffusion.guided_eps(model, torch.zeros(1, 1, 2, 2), torch.zeros(1), 1.0, {"shift": 1.0})
+    with pytest.raises(ValueError, match="steps"):
+        diffusion.ddim_sample(model, s, (1, 1, 2, 2), 0)
+
+
+def test_diffusion_loss_decreases_for_a_tiny_unet():
+    torch.manual_seed(0)
+    s = diffusion.NoiseSchedule.linear(100)
+    net = UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=8, depth=1, norm="group", time_dim=16))
+    x0 = torch.tensor(data.digits().x_train[:64]) * 2 - 1
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = diffusion.diffusion_loss(net, x0, s)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:10])
+
+
+def test_dit_is_zero_initialised_and_shaped():
+    torch.manual_seed(0)
+    dit = DiT(DiTConfig(image_size=8, patch=2, hidden=32, depth=2, num_heads=4))
+    x = torch.randn(3, 1, 8, 8)
+    out = dit(x, torch.tensor([1, 500, 999]), torch.tensor([0, 5, 10]))
+    assert out.shape == x.shape and out.abs().max() == 0  # zero-initialised final layer
+    for block in dit.blocks:
+        assert block.adaLN_modulation[1].weight.abs().sum() == 0
+        c = torch.randn(3, 32)
+        tokens = torch.randn(3, 16, 32)
+        torch.testing.assert_close(block(tokens, c), tokens)  # every block starts as the identity
+    tokens = dit.patch_embed(x)
+    assert tokens.shape == (3, 16, 32)
+    patches = torch.randn(3, 16, 4)
+    image = dit.unpatchify(patches)
+    assert image.shape == (3, 1, 8, 8)
+    torch.testing.assert_close(image[0, 0, :2, :2].reshape(-1), patches[0, 0])  # first patch top-left
+    torch.testing.assert_close(image[0, 0, :2, 2:4].reshape(-1), patches[0, 1])  # next patch to its right
+    assert sincos_2d(4, 32).shape == (16, 32)
+    with pytest.raises(ValueError, match="labels"):
+        dit(x, torch.tensor([1, 2, 3]), torch.tensor([0, 11, 1]))
+    with pytest.raises(ValueError, match="divisible"):
+        DiTConfig(image_size=9, patch=2)
+
+
+def test_shapes_segmentation_data():
+    images, labels = data.shapes_segmentation(20, size=32, seed=3)
+    assert images.shape == (20, 1, 32, 32) and labels.shape == (20, 32, 32)
+    assert set(np.unique(labels)) <= {0, 1, 2, 3} and (labels > 0).any(axis=(1, 2)).all()
+    again, _ = data.shapes_segmentation(20, size=32, seed=3)
+    np.testing.assert_array_equal(images, again)
+
+
+def test_captions_and_pretrained_registry():
+    ids, mask = data.digit_captions(np.arange(10), seed=1, null_fraction=0.0)
+    words = [[data.CAPTION_WORDS[i] for i in row if i] for row in ids]
+    assert all(data.NUMBER_WORDS[d] in w for d, w in enumerate(words))
+    null_ids, _ = data.digit_captions(np.zeros(100, dtype=int), seed=0, null_fraction=0.5)
+    assert 30 < (null_ids[:, 0] == 1).sum() < 70
+    for name in models.pretrained.CHECKPOINTS:
+        assert isinstance(models.pretrained.build(name), torch.nn.Module)
+    with pytest.raises(ValueError, match="unknown"):
+        models.pretrained.build("gan")

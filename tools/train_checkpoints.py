@@ -1,0 +1,88 @@
+"""Train the small diffusion checkpoints that chapters 10 and 11 load.
+
+A diffusion model that samples convincing digits needs more steps than a notebook's two-minute
+CPU budget; the chapters train live for a short run to show the mechanics, then load these
+checkpoints for the quality measurements. Reproduce them exactly (CPU, 2 threads) with:
+
+    .venv/bin/python tools/train_checkpoints.py unet-uncond --steps 16000 --seed 0
+    .venv/bin/python tools/train_checkpoints.py unet-text   --steps 16000 --seed 0
+    .venv/bin/python tools/train_checkpoints.py dit-class   --steps 16000 --seed 0
+
+Each writes ``code/nnanatomy/checkpoints/<name>.pt``, shipped inside the package so that Colab
+finds it too (exponential-moving-average weights, the training
+history and the wall time in ``extra``; loadable with ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import torch
+
+from course import ROOT
+
+sys.path.insert(0, str(ROOT / "code"))
+from nnanatomy import data, runtime, train  # noqa: E402
+from nnanatomy.models.diffusion import NoiseSchedule, diffusion_loss  # noqa: E402
+from nnanatomy.models.pretrained import build  # noqa: E402
+
+BATCH = 128
+NULL_FRACTION = 0.15  # share of training examples without their condition (classifier-free guidance)
+
+
+def batch_loss_for(name: str, schedule: NoiseSchedule):
+    counter = {"step": 0}
+
+    def loss(model: torch.nn.Module, batch) -> torch.Tensor:
+        x0, labels = batch
+        counter["step"] += 1
+        if name == "unet-uncond":
+            return diffusion_loss(model, x0, schedule)
+        if name == "unet-text":
+            ids, mask = data.digit_captions(labels.cpu().numpy(), seed=counter["step"], null_fraction=NULL_FRACTION)
+            return diffusion_loss(model, x0, schedule, context=torch.tensor(ids, device=x0.device),
+                                  context_mask=torch.tensor(mask, device=x0.device))
+        drop = torch.rand(labels.shape, device=labels.device) < NULL_FRACTION
+        return diffusion_loss(model, x0, schedule, y=torch.where(drop, torch.full_like(labels, 10), labels))
+
+    return loss
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", choices=["unet-uncond", "unet-text", "dit-class"])
+    parser.add_argument("--steps", type=int, default=16000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    runtime.seed_everything(args.seed)
+    split = data.digits(seed=0)  # the chapters' split: the judge never sees the test digits in training
+    x0 = split.x_train * 2 - 1  # pixels in [−1, 1]
+    loader = data.tensor_loader(x0, split.y_train, batch_size=BATCH, seed=args.seed, drop_last=True)
+    epochs = math.ceil(args.steps / len(loader))
+    model = build(args.name)
+    schedule = NoiseSchedule.linear(1000)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    ema = train.EMA(model, decay=0.999)
+    start = time.perf_counter()
+    history = train.fit(model, loader, optimizer=optimizer, batch_loss=batch_loss_for(args.name, schedule),
+                        epochs=epochs, scheduler=scheduler, after_step=ema.update, progress=False,
+                        log_every=max(epochs // 10, 1))
+    seconds = time.perf_counter() - start
+    ema.copy_to(model)
+    out = ROOT / "code" / "nnanatomy" / "checkpoints" / f"{args.name}.pt"
+    train.save_checkpoint(out, model, history=history, extra={
+        "name": args.name, "steps": epochs * len(loader), "seed": args.seed, "batch_size": BATCH,
+        "train_seconds": round(seconds, 1), "threads": 2, "parameters": sum(p.numel() for p in model.parameters()),
+        "command": f"python tools/train_checkpoints.py {args.name} --steps {args.steps} --seed {args.seed}",
+    })
+    print(f"wrote {out.relative_to(ROOT)}: {epochs * len(loader)} steps in {seconds:.0f} s, {out.stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
