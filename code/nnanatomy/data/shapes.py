@@ -1,7 +1,7 @@
 """Images of simple shapes with per-pixel labels, for segmentation (chapter 09).
 
-Every image holds one to three shapes — circles, squares, triangles — of random size, position
-and brightness on a noisy, unevenly lit background. The label of every pixel is its shape's
+Every image holds one to three non-overlapping shapes — circles, squares, triangles — of random
+size, position and brightness on a noisy, unevenly lit background. The label of every pixel is its shape's
 class (0 background, 1 circle, 2 square, 3 triangle). The inside of a circle and of a square
 look alike pixel by pixel; telling them apart needs the outline, far from most interior pixels —
 a task for a network that sees both detail and context.
@@ -52,9 +52,21 @@ def shapes_segmentation(
     for i in range(n):
         gx, gy = rng.uniform(-0.3, 0.3, size=2)
         image = 0.2 + gx * (xx - 0.5) + gy * (yy - 0.5)  # uneven lighting
+        occupied = np.zeros((size, size), dtype=bool)
         for _ in range(rng.integers(1, max_shapes + 1)):
             kind = int(rng.integers(1, 4))
-            mask = _draw(kind, size, rng)
+            for _attempt in range(20):  # shapes do not overlap: every outline stays visible
+                mask = _draw(kind, size, rng)
+                grown = np.zeros_like(mask)
+                grown[1:] |= mask[:-1]
+                grown[:-1] |= mask[1:]
+                grown[:, 1:] |= mask[:, :-1]
+                grown[:, :-1] |= mask[:, 1:]
+                if not (grown | mask)[occupied].any():
+                    break
+            else:
+                continue
+            occupied |= mask
             image[mask] = rng.uniform(0.5, 1.0)  # brightness says nothing about the class
             labels[i][mask] = kind
         images[i, 0] = image + rng.normal(0.0, noise_std, size=(size, size))

@@ -1,28 +1,47 @@
 """The anatomy lens: what every layer computes, what it costs, how gradients flow through it."""
 
 from .backward import BackwardWalk, show_backward_effect
+from .compare import Comparison, ComparisonEntry, compare
 from .counting import count_macs, register_counter
 from .formatting import format_bytes, format_count
+from .gradcheck import GradCheck, grade, gradcheck
 from .receptive import ReceptiveField, RFRow, measured_receptive_field, receptive_field
+from .stability import THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
 from .summary import FLOP_CONVENTION, LayerRow, Summary, summary
+from .trace import LayerTrace, Trace, trace
 from .widgets import ConvGeometry, conv_calculator, conv_geometry
 
 __all__ = [
     "FLOP_CONVENTION",
+    "THRESHOLDS",
     "BackwardWalk",
+    "Comparison",
+    "ComparisonEntry",
     "ConvGeometry",
+    "Finding",
+    "GradCheck",
+    "GradientFlow",
+    "LayerRow",
+    "LayerStats",
+    "LayerTrace",
     "RFRow",
     "ReceptiveField",
-    "LayerRow",
     "Summary",
+    "Trace",
+    "compare",
     "conv_calculator",
     "conv_geometry",
     "count_macs",
+    "diagnose",
     "format_bytes",
     "format_count",
+    "grade",
+    "gradcheck",
+    "gradient_flow",
     "measured_receptive_field",
     "receptive_field",
     "register_counter",
     "show_backward_effect",
     "summary",
+    "trace",
 ]

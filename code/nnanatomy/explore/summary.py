@@ -11,6 +11,7 @@ products that no layer counter accounts for (say, attention scores computed in a
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,6 +60,7 @@ class LayerRow:
     trainable: int  # of which requires_grad
     macs: int | None  # None: no counter knows this layer type
     activation_bytes: int  # memory of the output tensor(s)
+    seconds: float | None = None  # measured forward time of this call (summary(..., timing=True))
 
     @property
     def flops(self) -> int | None:
@@ -115,13 +117,42 @@ class Summary:
     def activation_bytes(self) -> int:
         return sum(r.activation_bytes for r in self.rows)
 
+    OPTIMIZER_STATES = {"sgd": 0, "sgd-momentum": 1, "adam": 2, "adamw": 2}
+
+    def training_memory(self, optimizer: str = "adam") -> dict[str, int]:
+        """Bytes to train with ``optimizer``: the parameters, their gradients, the optimiser's state
+        (momentum: one tensor per parameter; Adam: two) and the activations kept for backward
+        (the rows' outputs, an upper estimate: in-place and fused operations keep less)."""
+        if optimizer not in self.OPTIMIZER_STATES:
+            raise ValueError(f"optimizer must be one of {sorted(self.OPTIMIZER_STATES)}, got {optimizer!r}")
+        parts = {
+            "parameters": self.param_bytes,
+            "gradients": self.trainable_params * (self.param_bytes // max(self.total_params, 1)),
+            "optimizer state": self.OPTIMIZER_STATES[optimizer] * self.trainable_params * (self.param_bytes // max(self.total_params, 1)),
+            "activations": self.activation_bytes,
+        }
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def theoretical_seconds(self, peak_flops: float, training: bool = False) -> float:
+        """Forward time at ``peak_flops`` FLOP/s (× 3 for a training step: backward ≈ 2 × forward)."""
+        if not peak_flops > 0:
+            raise ValueError(f"peak_flops must be > 0, got {peak_flops}")
+        return self.total_flops * (3 if training else 1) / peak_flops
+
+    @property
+    def measured_seconds(self) -> float | None:
+        timed = [r.seconds for r in self.rows if r.seconds is not None]
+        return sum(timed) if timed else None
+
     @property
     def unattributed_flops(self) -> int:
         """FLOPs FlopCounterMode saw that no layer row accounts for (0 when the table is complete)."""
         return max(self.flop_counter_flops - self.total_flops, 0)
 
     def _table(self) -> tuple[list[str], list[list[str]], list[str]]:
-        header = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "activations"]
+        timed = self.measured_seconds is not None
+        header = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "activations"] + (["time"] if timed else [])
         body = [
             [
                 r.name,
@@ -131,7 +162,7 @@ class Summary:
                 format_count(r.macs),
                 format_count(r.flops),
                 format_bytes(r.activation_bytes),
-            ]
+            ] + ([f"{r.seconds * 1e3:.2f} ms" if r.seconds is not None else "—"] if timed else [])
             for r in self.rows
         ]
         total = [
@@ -142,7 +173,7 @@ class Summary:
             format_count(self.total_macs),
             format_count(self.total_flops),
             format_bytes(self.activation_bytes),
-        ]
+        ] + ([f"{self.measured_seconds * 1e3:.2f} ms"] if timed else [])
         return header, body, total
 
     def notes(self) -> list[str]:
@@ -187,7 +218,7 @@ class Summary:
     def _repr_html_(self) -> str:
         header, body, total = self._table()
         esc = html.escape
-        numeric = {3, 4, 5, 6}
+        numeric = {3, 4, 5, 6, 7}
 
         def cells(row: list[str], tag: str) -> str:
             return "".join(
@@ -205,7 +236,8 @@ class Summary:
         )
 
 
-def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str | None = None, depth: int | None = None) -> Summary:
+def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str | None = None, depth: int | None = None,
+            timing: bool = False) -> Summary:
     """Run ``model(*example_inputs)`` once and tabulate every layer call.
 
     Args:
@@ -214,6 +246,7 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
         example_inputs: the positional inputs of ``model.forward``, e.g. one batch.
         device: where to run; by default where the model's parameters are.
         depth: merge the rows into modules this many name levels deep (see :meth:`Summary.grouped`).
+        timing: also measure every call's forward time (a second, timed pass; CUDA is synchronised).
 
     Returns:
         a :class:`Summary`. Rows are the calls of leaf modules, of containers that compute
@@ -263,16 +296,72 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
             )
         )
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    running: list[nn.Module] = []  # the stack of modules whose forward is executing
+    starts: dict[int, float] = {}
+    durations: list[float] = []
+
+    def pre_hook(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+        running.append(module)
+        if timing and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        starts[id(module)] = time.perf_counter()
+
+    def post_hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        if timing and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        durations.append(time.perf_counter() - starts.pop(id(module), time.perf_counter()))
+        if running and running[-1] is module:
+            running.pop()
+
+    handles = [m.register_forward_pre_hook(pre_hook) for m in model.modules()]
+    handles += [m.register_forward_hook(hook) for m in model.modules()]
+    handles += [m.register_forward_hook(post_hook) for m in model.modules()]
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(*example_inputs)
+    except Exception as exc:
+        culprit = running[-1] if running else model
+        shapes = ", ".join(str(tuple(t.shape)) for t in _tensors(example_inputs))
+        raise ValueError(
+            f"the model failed in layer {names.get(culprit, '?')!r} ({type(culprit).__name__}) on example inputs {shapes}: {exc}"
+        ) from exc
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
+
+    if timing:
+        timed_rows: list[float] = []
+        call_order: list[nn.Module] = []
+
+        def time_pre(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            starts[id(module)] = time.perf_counter()
+
+        def time_post(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed = time.perf_counter() - starts.pop(id(module))
+            is_leaf = next(module.children(), None) is None
+            if is_leaf or has_counter(module) or list(module.parameters(recurse=False)):
+                timed_rows.append(elapsed)
+                call_order.append(module)
+
+        timers = [m.register_forward_pre_hook(time_pre) for m in model.modules()]
+        timers += [m.register_forward_hook(time_post) for m in model.modules()]
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(*example_inputs)
+        finally:
+            for h in timers:
+                h.remove()
+            model.train(was_training)
+        if len(timed_rows) == len(rows):
+            rows = [replace(r, seconds=t) for r, t in zip(rows, timed_rows)]
 
     # parameters of children that were used as functions, never called as modules (PyTorch's
     # MultiheadAttention reads its out_proj this way) belong to the nearest ancestor with a row

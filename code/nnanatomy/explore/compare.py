@@ -1,0 +1,96 @@
+"""``compare``: train several architectures on one task with one budget, and tabulate what each
+costs and achieves — parameters, FLOPs, training memory, wall time, the final metric — with their
+learning curves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from .. import runtime, train
+from .formatting import format_bytes, format_count
+from .summary import summary
+
+__all__ = ["Comparison", "ComparisonEntry", "compare"]
+
+
+@dataclass
+class ComparisonEntry:
+    name: str
+    parameters: int
+    flops: int  # forward FLOPs on the example input
+    training_memory: int  # bytes with Adam: parameters, gradients, two moments, activations
+    seconds: float
+    metric: float
+    history: train.History
+
+
+@dataclass
+class Comparison:
+    metric_name: str
+    entries: list[ComparisonEntry]
+
+    def table(self) -> str:
+        head = f"{'model':16s} {'parameters':>11s} {'FLOPs':>10s} {'train memory':>13s} {'time':>8s} {self.metric_name:>16s}"
+        rows = [
+            f"{e.name:16s} {format_count(e.parameters):>11s} {format_count(e.flops, compact=True):>10s} "
+            f"{format_bytes(e.training_memory):>13s} {e.seconds:7.1f}s {e.metric:16.4f}"
+            for e in self.entries
+        ]
+        return "\n".join([head, *rows])
+
+    def __str__(self) -> str:
+        return self.table()
+
+    __repr__ = __str__
+
+    def plot(self, ax: plt.Axes | None = None, title: str = "Learning curves") -> plt.Axes:
+        if ax is None:
+            _, ax = plt.subplots()
+        for e in self.entries:
+            ax.plot(e.history.eval_epoch, e.history.metrics[self.metric_name], marker="o", markersize=3, label=e.name)
+        ax.set(title=title, xlabel="epoch", ylabel=self.metric_name)
+        ax.legend()
+        return ax
+
+
+def compare(
+    builders: Mapping[str, Callable[[], nn.Module]],
+    train_data: Iterable[Any],
+    example_inputs: tuple[Any, ...],
+    evaluate: Callable[[nn.Module], Mapping[str, float]],
+    metric: str,
+    *,
+    loss_fn: Callable | None = None,
+    batch_loss: Callable | None = None,
+    epochs: int = 5,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> Comparison:
+    """Build, measure and train every model with the same data, optimiser (Adam, ``lr``),
+    epochs and seed; ``evaluate(model)`` must return ``metric`` among its entries."""
+    if not isinstance(builders, Mapping) or not builders:
+        raise TypeError("builders must be a non-empty mapping of name → function returning a model")
+    device = runtime.get_device() if device is None else torch.device(device)
+    entries = []
+    for name, build in builders.items():
+        runtime.seed_everything(seed)
+        model = build()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"builder {name!r} must return an nn.Module, got {type(model).__name__}")
+        anatomy = summary(model, *example_inputs, device=device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        history = train.fit(model, train_data, optimizer=optimizer, loss_fn=loss_fn, batch_loss=batch_loss, epochs=epochs,
+                            device=device, evaluate=evaluate, progress=False)
+        if metric not in history.metrics:
+            raise ValueError(f"evaluate() returned {sorted(history.metrics)}, not the metric {metric!r}")
+        entries.append(ComparisonEntry(name, anatomy.total_params, anatomy.total_flops,
+                                       anatomy.training_memory("adam")["total"], history.total_seconds,
+                                       history.metrics[metric][-1], history))
+    return Comparison(metric, entries)

@@ -1,0 +1,137 @@
+"""Gradient flow and numerical stability: measure every layer's activations and gradients on one
+batch, and diagnose what is wrong with the thresholds of the Neural Network Math Explorer
+(``FACTS.md`` §3):
+
+* a parameter gradient norm below 1e-7 is *vanishing*, above 10 *exploding*;
+* activations above 100 in magnitude are *large*;
+* a sigmoid-type gate outside [0.05, 0.95] is *saturated*.
+
+Each finding comes with a recommendation (initialisation, normalisation, residual connections,
+learning rate, gradient clipping).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["THRESHOLDS", "Finding", "GradientFlow", "LayerStats", "diagnose", "gradient_flow"]
+
+THRESHOLDS = {"vanishing": 1e-7, "exploding": 10.0, "large_activation": 100.0, "gate_low": 0.05, "gate_high": 0.95}
+
+_GATES = (nn.Sigmoid,)
+_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    name: str
+    type: str
+    grad_norm: float | None  # L2 norm of the gradient of this layer's own parameters
+    weight_norm: float | None
+    act_mean: float
+    act_std: float
+    act_max: float  # largest |activation|
+    saturated: float | None  # for gates: share of outputs outside [0.05, 0.95]
+
+
+@dataclass(frozen=True)
+class Finding:
+    layer: str
+    problem: str
+    value: float
+    recommendation: str
+
+    def __str__(self) -> str:
+        return f"{self.layer}: {self.problem} ({self.value:.3g}) → {self.recommendation}"
+
+
+@dataclass
+class GradientFlow:
+    loss: float
+    layers: list[LayerStats] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        head = f"{'layer':28s} {'type':14s} {'‖∂L/∂θ‖':>10s} {'‖θ‖':>9s} {'act mean':>9s} {'act std':>9s} {'max |act|':>10s} {'saturated':>9s}"
+        fmt = lambda v, spec: "—" if v is None else format(v, spec)  # noqa: E731
+        rows = [
+            f"{s.name[:28]:28s} {s.type[:14]:14s} {fmt(s.grad_norm, '10.2e'):>10s} {fmt(s.weight_norm, '9.3f'):>9s} "
+            f"{s.act_mean:9.3f} {s.act_std:9.3f} {s.act_max:10.3f} {fmt(s.saturated, '9.1%'):>9s}"
+            for s in self.layers
+        ]
+        return "\n".join([f"loss {self.loss:.4g}", head, *rows])
+
+    __repr__ = __str__
+
+
+def gradient_flow(model: nn.Module, batch: Any, loss_fn: Callable[[nn.Module, Any], torch.Tensor]) -> GradientFlow:
+    """One forward and backward pass of ``loss_fn(model, batch)``; statistics of every leaf layer.
+
+    The model's gradients are cleared before and left filled afterwards (inspect or zero them);
+    the model stays in its current train/eval mode.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError("loss_fn must be callable as loss_fn(model, batch) -> scalar tensor")
+    names = {m: n for n, m in model.named_modules()}
+    acts: dict[nn.Module, list[torch.Tensor]] = {}
+
+    def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            acts.setdefault(module, []).append(output.detach())
+
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    model.zero_grad(set_to_none=True)
+    try:
+        loss = loss_fn(model, batch)
+        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+            raise ValueError("loss_fn must return a scalar tensor")
+        loss.backward()
+    finally:
+        for h in handles:
+            h.remove()
+    stats = []
+    for module in leaves:
+        if module not in acts:
+            continue
+        a = torch.cat([t.float().reshape(-1) for t in acts[module]])
+        params = [p for p in module.parameters(recurse=False) if p.requires_grad]
+        grads = [p.grad for p in params if p.grad is not None]
+        grad_norm = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads))) if grads else None
+        weight_norm = float(torch.sqrt(sum((p.detach().float() ** 2).sum() for p in params))) if params else None
+        saturated = None
+        if isinstance(module, _GATES):
+            low, high = THRESHOLDS["gate_low"], THRESHOLDS["gate_high"]
+            saturated = float(((a < low) | (a > high)).float().mean())
+        stats.append(LayerStats(names[module] or type(module).__name__, type(module).__name__, grad_norm, weight_norm,
+                                float(a.mean()), float(a.std()) if a.numel() > 1 else 0.0, float(a.abs().max()), saturated))
+    return GradientFlow(float(loss.detach()), stats)
+
+
+def diagnose(flow: GradientFlow) -> list[Finding]:
+    """Findings for every layer that crosses a threshold, each with a recommendation."""
+    if not isinstance(flow, GradientFlow):
+        raise TypeError(f"diagnose takes the result of gradient_flow, got {type(flow).__name__}")
+    findings = []
+    for s in flow.layers:
+        if s.grad_norm is not None and s.grad_norm < THRESHOLDS["vanishing"]:
+            findings.append(Finding(s.name, "vanishing gradient", s.grad_norm,
+                                    "add residual connections or normalisation, use ReLU-type activations and He/Xavier "
+                                    "initialisation so that the signal keeps its scale through depth"))
+        if s.grad_norm is not None and s.grad_norm > THRESHOLDS["exploding"]:
+            findings.append(Finding(s.name, "exploding gradient", s.grad_norm,
+                                    "lower the learning rate, clip the gradient norm, normalise activations"))
+        if s.act_max > THRESHOLDS["large_activation"]:
+            findings.append(Finding(s.name, "large activations", s.act_max,
+                                    "normalise (BatchNorm/LayerNorm/GroupNorm), scale the initialisation down, standardise inputs"))
+        if s.saturated is not None and s.saturated > 0.5:
+            findings.append(Finding(s.name, "saturated gate", s.saturated,
+                                    "most outputs sit where σ′ ≈ 0: normalise the pre-activations, use ReLU-type "
+                                    "activations between layers, reduce the initial weight scale"))
+    return findings

@@ -1,0 +1,275 @@
+"""explore: gradient_flow/diagnose, gradcheck, trace, compare, training memory and timing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from nnanatomy import explore, scratch
+
+
+def _mse(model, batch):
+    x, y = batch
+    return nn.functional.mse_loss(model(x), y)
+
+
+def _deep_tanh(depth, scale):
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(depth):
+        lin = nn.Linear(16, 16)
+        nn.init.normal_(lin.weight, std=scale / 16 ** 0.5)
+        nn.init.zeros_(lin.bias)
+        layers += [lin, nn.Tanh()]
+    return nn.Sequential(*layers, nn.Linear(16, 1))
+
+
+BATCH = (torch.randn(32, 16, generator=torch.Generator().manual_seed(1)), torch.randn(32, 1, generator=torch.Generator().manual_seed(2)))
+
+
+# --------------------------------------------------------------------------------------- diagnose
+def test_gradient_flow_measures_every_leaf_and_leaves_gradients():
+    model = _deep_tanh(3, 1.0)
+    flow = explore.gradient_flow(model, BATCH, _mse)
+    assert [s.name for s in flow.layers] == [str(i) for i in range(7)]
+    expected = float(_mse(model, BATCH).detach())
+    assert flow.loss == pytest.approx(expected)
+    first = flow.layers[0]
+    assert first.grad_norm == pytest.approx(float(torch.sqrt(model[0].weight.grad.pow(2).sum() + model[0].bias.grad.pow(2).sum())))
+    tanh_out = torch.tanh(model[0](BATCH[0])).detach()
+    assert flow.layers[1].act_max == pytest.approx(float(tanh_out.abs().max()))
+    assert flow.layers[1].grad_norm is None and flow.layers[1].weight_norm is None
+    assert "‖∂L/∂θ‖" in str(flow)
+
+
+def test_diagnose_healthy_network_has_no_findings():
+    assert explore.diagnose(explore.gradient_flow(_deep_tanh(3, 1.0), BATCH, _mse)) == []
+
+
+def test_diagnose_finds_vanishing_gradients_in_a_deep_small_init_net():
+    flow = explore.gradient_flow(_deep_tanh(30, 0.3), BATCH, _mse)
+    findings = explore.diagnose(flow)
+    vanishing = [f for f in findings if f.problem == "vanishing gradient"]
+    assert vanishing, "a 30-layer tanh net with weights ×0.3 must show vanishing gradients"
+    assert all(f.value < explore.THRESHOLDS["vanishing"] for f in vanishing)
+    assert vanishing[0].layer == "0"  # the first layer is the furthest from the loss
+    assert "residual" in vanishing[0].recommendation
+
+
+def test_diagnose_finds_exploding_gradients_and_large_activations():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 1))
+    with torch.no_grad():
+        model[0].weight.mul_(200)
+    problems = {f.problem for f in explore.diagnose(explore.gradient_flow(model, BATCH, _mse))}
+    assert {"exploding gradient", "large activations"} <= problems
+
+
+def test_diagnose_finds_saturated_sigmoid():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.Sigmoid(), nn.Linear(32, 1))
+    with torch.no_grad():
+        model[0].weight.mul_(50)
+    flow = explore.gradient_flow(model, BATCH, _mse)
+    gate = next(s for s in flow.layers if s.type == "Sigmoid")
+    assert gate.saturated > 0.9
+    findings = [f for f in explore.diagnose(flow) if f.problem == "saturated gate"]
+    assert len(findings) == 1 and findings[0].layer == "1"
+
+
+def test_thresholds_are_those_of_the_facts():
+    assert explore.THRESHOLDS == {"vanishing": 1e-7, "exploding": 10.0, "large_activation": 100.0, "gate_low": 0.05, "gate_high": 0.95}
+
+
+def test_gradient_flow_and_diagnose_reject_bad_input():
+    with pytest.raises(TypeError, match="nn.Module"):
+        explore.gradient_flow("net", BATCH, _mse)
+    with pytest.raises(TypeError, match="loss_fn"):
+        explore.gradient_flow(_deep_tanh(1, 1.0), BATCH, "mse")
+    with pytest.raises(ValueError, match="scalar"):
+        explore.gradient_flow(_deep_tanh(1, 1.0), BATCH, lambda m, b: m(b[0]))
+    with pytest.raises(TypeError, match="gradient_flow"):
+        explore.diagnose([1, 2])
+
+
+# -------------------------------------------------------------------------------------- gradcheck
+@pytest.mark.parametrize("layer, shape", [
+    (scratch.Linear(5, 3, rng=np.random.default_rng(0)), (4, 5)),
+    (scratch.Tanh(), (3, 4)),
+    (scratch.Sigmoid(), (3, 4)),
+    (scratch.Conv2D(2, 3, 3, stride=2, padding=1, rng=np.random.default_rng(0)), (2, 2, 6, 6)),
+    (scratch.BatchNorm2D(3), (4, 3, 3, 3)),
+])
+def test_gradcheck_grades_scratch_layers_good(layer, shape):
+    x = np.random.default_rng(1).normal(size=shape)
+    result = explore.gradcheck(layer, x)
+    assert "input" in result.errors
+    assert set(result.errors) == {"input"} | {f"param:{k}" for k in layer.params}
+    assert result.grade == "good", str(result)
+
+
+class _BrokenLinear(scratch.Linear):
+    """A classic bug: the weight gradient forgets to sum over the batch (uses the first sample only)."""
+
+    def backward(self, grad_out):
+        dx = super().backward(grad_out)
+        self.grads["weight"] = np.outer(grad_out[0], self._x[0])
+        return dx
+
+
+def test_gradcheck_grades_a_buggy_backward_bad():
+    result = explore.gradcheck(_BrokenLinear(4, 3, rng=np.random.default_rng(0)), np.random.default_rng(1).normal(size=(5, 4)))
+    assert result.errors["input"] < 1e-7  # the input gradient is still right
+    assert result.errors["param:weight"] > 1e-2
+    assert result.grade == "bad"
+
+
+def test_gradcheck_on_modules_and_functions():
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.LayerNorm(6))
+    result = explore.gradcheck(module, torch.randn(3, 4))
+    assert set(result.errors) == {"input0", "param:0.weight", "param:0.bias", "param:2.weight", "param:2.bias"}
+    assert result.grade == "good", str(result)
+    assert module[0].weight.dtype == torch.float32  # the check works on a float64 copy
+    f = explore.gradcheck(lambda a, b: torch.softmax(a @ b, dim=-1), torch.randn(2, 3), torch.randn(3, 4))
+    assert set(f.errors) == {"input0", "input1"} and f.grade == "good"
+
+
+class _WrongBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 2 * x ** 2  # should be 3x²
+
+
+def test_gradcheck_catches_a_wrong_custom_autograd_function():
+    assert explore.gradcheck(_WrongBackward.apply, torch.randn(5)).grade == "bad"
+
+
+def test_grade_scale():
+    assert [explore.grade(e) for e in (1e-9, 1e-6, 1e-3)] == ["good", "acceptable", "bad"]
+
+
+def test_gradcheck_rejects_bad_input():
+    with pytest.raises(ValueError, match="at least one input"):
+        explore.gradcheck(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="floating point"):
+        explore.gradcheck(nn.Embedding(4, 2), torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="module, a function or a scratch layer"):
+        explore.gradcheck(3, torch.randn(2))
+
+
+# ------------------------------------------------------------------------------------------ trace
+def test_trace_records_weighted_sums_activations_gradients_and_updates():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    x, target = torch.randn(1, 3), torch.tensor([1])
+    weights_before = model[0].weight.detach().clone()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    tr = explore.trace(model, x, target, nn.functional.cross_entropy, opt)
+    assert [(lt.name, lt.kind) for lt in tr.layers] == [("0", "weighted sum"), ("1", "output"), ("2", "weighted sum")]
+    z1 = x @ weights_before.T + tr.layers[0].updates["bias"][0]
+    torch.testing.assert_close(tr.layers[0].output, z1)
+    torch.testing.assert_close(tr.layers[1].output, torch.relu(z1))
+    # the gradient reaching the logits is softmax − one-hot
+    logits = tr.layers[2].output
+    expected = torch.softmax(logits, -1) - nn.functional.one_hot(target, 2).float()
+    torch.testing.assert_close(tr.layers[2].grad_output, expected)
+    # SGD update: Δθ = −lr · ∂L/∂θ, and ∂L/∂W₀ = (∂L/∂z₁)ᵀ x
+    before, after = tr.layers[0].updates["weight"]
+    torch.testing.assert_close(before, weights_before)
+    torch.testing.assert_close(after - before, -0.1 * tr.layers[0].grad_output.T @ x)
+    assert tr.loss == pytest.approx(float(nn.functional.cross_entropy(logits, target)))
+    assert "update weight" in str(tr) and "∂L/∂output" in str(tr)
+
+
+def test_trace_forward_only_and_errors():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 1))
+    tr = explore.trace(model, torch.randn(1, 1, 4, 4))
+    assert tr.loss is None and all(lt.grad_output is None and not lt.updates for lt in tr.layers)
+    assert tr.layers[0].kind == "weighted sum" and tuple(tr.layers[0].output.shape) == (1, 2, 2, 2)
+    with pytest.raises(ValueError, match="batch size 1"):
+        explore.trace(model, torch.randn(2, 1, 4, 4))
+    with pytest.raises(ValueError, match="both loss_fn and target"):
+        explore.trace(model, torch.randn(1, 1, 4, 4), target=torch.zeros(1, 1))
+    with pytest.raises(ValueError, match="optimiser step"):
+        explore.trace(model, torch.randn(1, 1, 4, 4), optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="nn.Module"):
+        explore.trace(lambda x: x, torch.randn(1, 3))
+
+
+# ---------------------------------------------------------------------------------------- compare
+def test_compare_trains_every_model_with_one_budget():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 2, generator=g)
+    y = (x[:, 0] * x[:, 1] > 0).long()
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True, generator=g)
+
+    def evaluate(model):
+        with torch.no_grad():
+            return {"accuracy": float((model(x).argmax(-1) == y).float().mean())}
+
+    builders = {
+        "linear": lambda: nn.Linear(2, 2),
+        "mlp": lambda: nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2)),
+    }
+    result = explore.compare(builders, loader, (x[:4],), evaluate, "accuracy", loss_fn=nn.functional.cross_entropy,
+                             epochs=15, lr=1e-2, device="cpu")
+    linear, mlp = result.entries
+    assert (linear.parameters, mlp.parameters) == (6, 2 * 32 + 32 + 32 * 2 + 2)
+    assert linear.flops == 2 * 4 * 2 * 2
+    assert linear.training_memory == 4 * 6 * 4 + 4 * 4 * 2  # params + grads + 2 Adam moments, 4 B each; activations
+    assert mlp.metric > 0.9 > linear.metric  # XOR-like quadrants need the hidden layer
+    assert len(mlp.history.metrics["accuracy"]) == 15
+    assert "parameters" in result.table() and "accuracy" in str(result)
+    with pytest.raises(TypeError, match="non-empty mapping"):
+        explore.compare({}, loader, (x[:4],), evaluate, "accuracy")
+    with pytest.raises(ValueError, match="not the metric"):
+        explore.compare({"linear": builders["linear"]}, loader, (x[:4],), evaluate, "loss",
+                        loss_fn=nn.functional.cross_entropy, epochs=1, device="cpu")
+
+
+# ------------------------------------------------------------------ summary: memory, time, errors
+def test_training_memory_per_optimizer():
+    s = explore.summary(nn.Linear(10, 5), torch.randn(3, 10))
+    p = 55 * 4
+    act = 3 * 5 * 4
+    assert s.training_memory("sgd") == {"parameters": p, "gradients": p, "optimizer state": 0, "activations": act, "total": 2 * p + act}
+    assert s.training_memory("sgd-momentum")["optimizer state"] == p
+    assert s.training_memory("adam")["total"] == 4 * p + act
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        s.training_memory("lion")
+
+
+def test_frozen_parameters_need_no_gradient_or_state():
+    model = nn.Sequential(nn.Linear(10, 5), nn.Linear(5, 1))
+    model[0].requires_grad_(False)
+    mem = explore.summary(model, torch.randn(2, 10)).training_memory("adam")
+    assert mem["parameters"] == (55 + 6) * 4 and mem["gradients"] == 6 * 4 and mem["optimizer state"] == 2 * 6 * 4
+
+
+def test_theoretical_and_measured_time():
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
+    s = explore.summary(model, torch.randn(16, 64), timing=True)
+    assert s.theoretical_seconds(1e9) == pytest.approx(s.total_flops / 1e9)
+    assert s.theoretical_seconds(1e9, training=True) == pytest.approx(3 * s.total_flops / 1e9)
+    assert all(r.seconds is not None and r.seconds >= 0 for r in s.rows)
+    assert s.measured_seconds == pytest.approx(sum(r.seconds for r in s.rows))
+    assert "time" in str(s)
+    assert explore.summary(model, torch.randn(16, 64)).measured_seconds is None
+    with pytest.raises(ValueError, match="peak_flops"):
+        s.theoretical_seconds(0)
+
+
+def test_a_model_that_rejects_the_input_names_the_failing_layer():
+    model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(5, 2))
+    with pytest.raises(ValueError, match=r"failed in layer '2' \(Linear\)"):
+        explore.summary(model, torch.randn(3, 8))
