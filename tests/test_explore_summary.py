@@ -68,6 +68,15 @@ CASES = {
                   (torch.randn(3, 7, 8),)),
     "moe-gpt": (lambda: models.GPT(models.GPTConfig(vocab_size=20, max_seq_len=16, d_model=32, num_layers=2, ffn="moe",
                                                     num_experts=4, top_k=2)), (torch.randint(0, 20, (3, 16)),)),
+    "unet-segmentation": (lambda: models.UNet(models.UNetConfig(in_channels=1, out_channels=3, base_channels=4, depth=3)),
+                          (torch.randn(2, 1, 16, 16),)),
+    "unet-transposed": (lambda: models.UNet(models.UNetConfig(base_channels=4, depth=2, bilinear=False, skips=False)),
+                        (torch.randn(2, 1, 8, 8),)),
+    "unet-diffusion-text": (lambda: models.UNet(models.UNetConfig(out_channels=1, base_channels=8, depth=2, norm="group",
+                                                                  time_dim=16, context_dim=8, vocab_size=12)),
+                            (torch.randn(2, 1, 8, 8), torch.tensor([3, 50]), torch.randint(0, 12, (2, 4)))),
+    "dit": (lambda: models.DiT(models.DiTConfig(hidden=32, depth=2)),
+            (torch.randn(2, 1, 8, 8), torch.tensor([3, 50]), torch.tensor([1, 10]))),
 }
 
 
