@@ -2,6 +2,10 @@
 
     .venv/bin/python tools/execute_notebooks.py lessons/01_dnn.ipynb   # one chapter
     .venv/bin/python tools/execute_notebooks.py                        # every chapter
+    .venv/bin/python tools/execute_notebooks.py --keep-runtime lessons/01_dnn.ipynb
+
+``--keep-runtime`` leaves the runtime line of the chapter box as it is: use it when other work
+loads the machine, so that the page never shows a time measured on a busy CPU.
 
 Run it whenever a chapter or the code it uses changes, then commit the notebook: nbval compares
 the committed outputs with a fresh run. The environment is the CI one: CPU scale, and no progress
@@ -49,7 +53,7 @@ def record_runtime(nb, seconds: float) -> None:
             return
 
 
-def execute(path: pathlib.Path) -> float:
+def execute(path: pathlib.Path, keep_runtime: bool = False) -> float:
     nb = nbformat.read(path, as_version=4)
     env_backup = dict(os.environ)
     os.environ.update({"NNANATOMY_SCALE": "cpu", "NNANATOMY_PROGRESS": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
@@ -68,15 +72,17 @@ def execute(path: pathlib.Path) -> float:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
-    record_runtime(nb, seconds)
+    if not keep_runtime:
+        record_runtime(nb, seconds)
     nbformat.write(nb, path)
     return seconds
 
 
 def main(argv: list[str]) -> int:
-    paths = [pathlib.Path(a).resolve() for a in argv] or notebooks()
+    keep_runtime = "--keep-runtime" in argv
+    paths = [pathlib.Path(a).resolve() for a in argv if a != "--keep-runtime"] or notebooks()
     for path in paths:
-        seconds = execute(path)
+        seconds = execute(path, keep_runtime=keep_runtime)
         print(f"{path.relative_to(ROOT).as_posix()}: executed in {seconds:.1f} s")
     return 0
 

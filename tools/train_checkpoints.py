@@ -56,8 +56,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("name", choices=["unet-uncond", "unet-text", "dit-class"])
     parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (recorded in the checkpoint)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     runtime.seed_everything(args.seed)
     split = data.digits(seed=0)  # the chapters' split: the judge never sees the test digits in training
     x0 = split.x_train * 2 - 1  # pixels in [−1, 1]
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> int:
     out = ROOT / "code" / "nnanatomy" / "checkpoints" / f"{args.name}.pt"
     train.save_checkpoint(out, model, history=history, extra={
         "name": args.name, "steps": epochs * len(loader), "seed": args.seed, "batch_size": BATCH,
-        "train_seconds": round(seconds, 1), "threads": 2, "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": round(seconds, 1), "threads": args.threads, "parameters": sum(p.numel() for p in model.parameters()),
         "command": f"python tools/train_checkpoints.py {args.name} --steps {args.steps} --seed {args.seed}",
     })
     print(f"wrote {out.relative_to(ROOT)}: {epochs * len(loader)} steps in {seconds:.0f} s, {out.stat().st_size / 1e6:.2f} MB")
