@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -66,6 +67,33 @@ class GradientFlow:
         return "\n".join([f"loss {self.loss:.4g}", head, *rows])
 
     __repr__ = __str__
+
+    def plot(self, ax: Any = None, label: str | None = None, floor: float = 1e-45, only: str | None = None) -> Any:
+        """‖∂L/∂θ‖ of every layer with parameters, input side left, on a log scale; gradients
+        that are exactly zero (underflowed) are drawn at ``floor`` with an open marker.
+        ``only="Linear"`` keeps the layers of that type (e.g. leaves out the norms' γ and β)."""
+        import matplotlib.pyplot as plt
+
+        if only is not None and not isinstance(only, str):
+            raise TypeError(f"only must be None or a layer type name such as 'Linear', got {type(only).__name__}")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 3.2))
+        norms = [s.grad_norm for s in self.layers if s.grad_norm is not None and (only is None or s.type == only)]
+        if not norms:
+            raise ValueError(f"no layer with parameters{'' if only is None else ' of type ' + repr(only)} to plot")
+        index = np.arange(len(norms))
+        values = np.array(norms, dtype=float)
+        zero = values <= 0
+        (line,) = ax.semilogy(index[~zero], values[~zero], marker="o", markersize=2.5, linewidth=1, label=label)
+        if zero.any():
+            ax.semilogy(index[zero], np.full(zero.sum(), floor), linestyle="none", marker="o", markersize=3,
+                        markerfacecolor="none", color=line.get_color(), label=f"{label or 'gradient'}: exactly 0")
+        ax.axhline(THRESHOLDS["vanishing"], color="grey", linestyle=":", linewidth=1)
+        ax.axhline(THRESHOLDS["exploding"], color="grey", linestyle="--", linewidth=1)
+        ax.set(xlabel=f"{only or 'layer with parameters'} layer (input → output)", ylabel="‖∂L/∂θ‖")
+        if label:
+            ax.legend(fontsize=8)
+        return ax
 
 
 def gradient_flow(model: nn.Module, batch: Any, loss_fn: Callable[[nn.Module, Any], torch.Tensor]) -> GradientFlow:

@@ -2,6 +2,7 @@
 
 from . import diffusion, pretrained
 from .cnn import CNNClassifier, CNNConfig
+from .deep import DeepMLP, DeepMLPConfig
 from .dit import DiT, DiTConfig
 from .gpt import GPT, GPTConfig
 from .mlp import MLP, MLPConfig
@@ -16,6 +17,8 @@ __all__ = [
     "CNNConfig",
     "CharRNN",
     "CharRNNConfig",
+    "DeepMLP",
+    "DeepMLPConfig",
     "DiT",
     "DiTConfig",
     "GPT",
