@@ -79,7 +79,8 @@ def main(argv: list[str]) -> int:
     train.save_checkpoint(out, model, history=history, extra={
         "name": args.name, "steps": epochs * len(loader), "seed": args.seed, "batch_size": BATCH,
         "train_seconds": round(seconds, 1), "threads": args.threads, "parameters": sum(p.numel() for p in model.parameters()),
-        "command": f"python tools/train_checkpoints.py {args.name} --steps {args.steps} --seed {args.seed}",
+        "command": f"python tools/train_checkpoints.py {args.name} --steps {args.steps} --seed {args.seed}"
+                   + (f" --threads {args.threads}" if args.threads != 2 else ""),
     })
     print(f"wrote {out.relative_to(ROOT)}: {epochs * len(loader)} steps in {seconds:.0f} s, {out.stat().st_size / 1e6:.2f} MB")
     return 0
