@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from .runtime import move_to
 
 __all__ = ["EMA", "History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
@@ -147,6 +148,7 @@ def fit(
     log_every: int | None = None,
     history: History | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
+    accumulate: int = 1,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data``; return the :class:`History`.
 
@@ -172,6 +174,16 @@ def fit(
         log_every: print one line of the loss and the latest metrics every this many epochs.
         history: continue an existing history (epochs are numbered on from its last).
         after_step: called as ``after_step(model)`` after every optimiser step (e.g. ``EMA.update``).
+        accumulate: gradient accumulation — sum the gradients of this many consecutive batches
+            (each loss divided by the group's size) before one optimiser step: the update of a
+            batch ``accumulate`` times larger, in the memory of one. A shorter last group at the
+            end of an epoch is averaged over its own size.
+
+    Under ``torchrun`` (``torch.distributed`` initialised, see :mod:`nnanatomy.distributed`)
+    the model is wrapped in ``DistributedDataParallel``: gradients are averaged across ranks
+    (and only on the last batch of an accumulation group), a ``DistributedSampler``'s epoch is
+    set, the recorded training loss is the mean over all ranks' samples, and only rank 0 shows
+    progress and prints.
 
     Raises:
         FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
@@ -187,6 +199,7 @@ def fit(
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
     epochs = _check_positive_int("epochs", epochs)
+    accumulate = _check_positive_int("accumulate", accumulate)
     eval_every = _check_positive_int("eval_every", eval_every)
     if log_every is not None:
         log_every = _check_positive_int("log_every", log_every)
@@ -197,6 +210,13 @@ def fit(
         progress = os.environ.get("NNANATOMY_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
     elif not isinstance(progress, bool):
         raise TypeError(f"progress must be None or a bool, got {type(progress).__name__}")
+    world = distributed.world_size()
+    progress = progress and distributed.is_main()
+    if log_every is not None and not distributed.is_main():
+        log_every = None
+    n_batches = len(train_data) if hasattr(train_data, "__len__") else None
+    if n_batches is None and (accumulate > 1 or world > 1):
+        raise TypeError("gradient accumulation and distributed training need train_data with a length (a DataLoader or a list)")
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
 
@@ -209,6 +229,10 @@ def fit(
     if amp and device.type != "cuda":
         raise ValueError(f"amp=True needs a CUDA device, got {device.type!r}; pass amp=(device.type == 'cuda')")
     model.to(device)
+    train_model = model
+    if world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
+        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    sampler = getattr(train_data, "sampler", None)
 
     amp_dtype = None
     scaler = None
@@ -222,33 +246,48 @@ def fit(
     bar = tqdm(range(first_epoch, first_epoch + epochs), desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
         model.train()
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # a new shuffle every epoch, the same on every rank
         start = time.perf_counter()
         loss_sum, samples, norms = 0.0, 0, []
+        optimizer.zero_grad(set_to_none=True)
         for step, batch in enumerate(train_data):
             batch = move_to(batch, device)
+            group_start = step - step % accumulate
+            group_size = accumulate if n_batches is None else min(accumulate, n_batches - group_start)
+            last_of_group = step - group_start + 1 == group_size
+            # between the batches of a group, DDP keeps the gradients local (no all-reduce)
+            sync = train_model.no_sync() if world > 1 and not last_of_group else contextlib.nullcontext()
             autocast = torch.autocast("cuda", dtype=amp_dtype) if amp else contextlib.nullcontext()
-            with autocast:
-                loss = _loss_of_batch(model, batch, loss_fn, batch_loss)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}")
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            if clip_grad_norm is not None:
-                norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)))
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            if after_step is not None:
-                after_step(model)
+            with sync:
+                with autocast:
+                    loss = _loss_of_batch(train_model, batch, loss_fn, batch_loss)
+                if not torch.isfinite(loss):
+                    where = f" on rank {distributed.rank()}" if world > 1 else ""
+                    raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}{where}")
+                scaled = loss / group_size if group_size > 1 else loss
+                if scaler is not None:
+                    scaler.scale(scaled).backward()
+                else:
+                    scaled.backward()
+            if last_of_group:
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
+                if clip_grad_norm is not None:
+                    norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)))
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if after_step is not None:
+                    after_step(model)
             n = _batch_size(batch)
             loss_sum += float(loss.detach()) * n
             samples += n
+        if world > 1:
+            loss_sum, samples = distributed.all_reduce_sum([loss_sum, samples], device=device)
         if samples == 0:
             raise ValueError("train_data produced no batches")
         history.epoch.append(epoch)
@@ -318,6 +357,8 @@ def save_checkpoint(
 ) -> None:
     """Save the model's (and optionally the optimiser's) state, the history and plain extras.
 
+    Under ``torchrun`` only rank 0 writes (call it on every rank; the others return at once).
+
     Everything saved is tensors, numbers, strings, lists and dicts, so the file loads with
     ``torch.load(weights_only=True)`` — no pickled code runs when a reader opens it.
     """
@@ -327,6 +368,10 @@ def save_checkpoint(
         raise TypeError(f"optimizer must be None or a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if extra is not None and not isinstance(extra, Mapping):
         raise TypeError(f"extra must be None or a dict, got {type(extra).__name__}")
+    if not distributed.is_main():
+        return  # under torchrun only rank 0 writes: every rank holds the same parameters
+    if isinstance(model, nn.parallel.DistributedDataParallel):
+        model = model.module  # save the bare model's keys, loadable without DDP
     payload = {
         "format": "nnanatomy-checkpoint-1",
         "model": model.state_dict(),
