@@ -91,3 +91,54 @@ def test_experiment_baselines_and_task():
     assert (x == again).all()
     with pytest.raises(ValueError, match="unknown configuration"):
         experiment.build("resnet")
+
+
+def test_pictures_and_printout_follow_the_routing():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nnanatomy import plots_reverbnet as mesh
+
+    for routing, links in (("documented", 21), ("published", 2), ("none", 0)):
+        model = ReverberationNet(d=16, routing=routing)
+        ax = mesh.draw_mesh(model)
+        feedback_arrows = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None]
+        assert len(feedback_arrows) == links
+        assert f"{links} feedback links" in ax.get_title()
+        text = mesh.structure_text(model)
+        assert f"{links} feedback links used" in text and f"{model.num_parameters():,} parameters" in text
+        assert all(name in text for name in ROLE_NAMES)
+        plt.close("all")
+    ax = mesh.draw_dataflow(ReverberationNet(d=16), length=7)
+    assert any("(B, 280, 16)" in t.get_text() for t in ax.texts)  # 40 sources × length 7
+    with pytest.raises(TypeError, match="ReverberationNet"):
+        mesh.draw_mesh(torch.nn.Linear(2, 2))
+    with pytest.raises(ValueError, match="length"):
+        mesh.draw_dataflow(ReverberationNet(d=16), length=0)
+    plt.close("all")
+
+
+def test_published_structure_text_at_d64():
+    from nnanatomy import plots_reverbnet as mesh
+
+    text = mesh.structure_text(ReverberationNet(d=64, routing="published"))
+    assert "eileen         41,665" in text and "feedback: harmony[0]" in text
+    assert "harmony    reads eileen, pluto, organ" in text and "feeds back to eileen\n" in text
+    assert "total 1,043,413 parameters; 40 connections" in text
+
+
+def test_stored_ablation_results_load_and_match_the_configurations(tmp_path):
+    results = experiment.load_results()
+    assert results["runs"] and "command" in results
+    for record in results["runs"]:
+        assert record["config"] in experiment.CONFIGS
+        assert len(record["log"]) == record["epochs"] == experiment.EPOCHS
+        assert record["eval_mse"] == record["log"][-1]["eval_mse"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    with pytest.raises(ValueError, match="runs"):
+        experiment.load_results(bad)
+    with pytest.raises(TypeError):
+        experiment.load_results(3)

@@ -3,7 +3,7 @@ several seeds, on the source's training configuration, and store the results.
 
     .venv/bin/python tools/reverbnet_ablation.py --seeds 0 1 2
 
-writes ``lessons/results/reverbnet_ablation.json`` (one record per configuration and seed, with the
+writes ``code/nnanatomy/results/reverbnet_ablation.json`` (shipped with the package) (one record per configuration and seed, with the
 per-epoch log). The chapter plots the file and re-runs one configuration live to show that it
 reproduces. Every run is single-threaded (bit-for-bit reproducible); about an hour in all.
 """
@@ -20,7 +20,7 @@ from course import ROOT
 
 from nnanatomy.experiments import reverbnet  # noqa: E402
 
-OUT = ROOT / "lessons" / "results" / "reverbnet_ablation.json"
+OUT = ROOT / "code" / "nnanatomy" / reverbnet.RESULTS
 
 
 def main(argv: list[str]) -> int:
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
             start = time.perf_counter()
             record = reverbnet.run(name, seed)
             results["runs"].append(record)
-            results["command"] = "python tools/reverbnet_ablation.py --seeds " + " ".join(map(str, args.seeds))
+            results["command"] = "python tools/reverbnet_ablation.py  # runs already in the file are skipped"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1))
             print(f"{name:24s} seed {seed}: eval MSE {record['eval_mse']:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)

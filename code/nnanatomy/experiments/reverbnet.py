@@ -8,8 +8,11 @@ Adam lr 1e-3, loss MSE + α·KL).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,7 +22,10 @@ from .. import data, runtime, train
 from ..models.reverbnet import ReverberationNet
 from ..models.transformer import EncoderLayer, TransformerConfig
 
-__all__ = ["CONFIGS", "SequenceGRU", "SequenceMLP", "SequenceTransformer", "build", "run"]
+__all__ = ["CONFIGS", "RESULTS", "SequenceGRU", "SequenceMLP", "SequenceTransformer", "build", "load_results", "run"]
+
+#: Where ``tools/reverbnet_ablation.py`` stores the ablation (shipped with the package, for Colab).
+RESULTS = "results/reverbnet_ablation.json"
 
 N_TRAIN, N_EVAL, LENGTH, D = 1000, 500, 10, 64
 EPOCHS, BATCH, LR = 50, 32, 1e-3
@@ -150,3 +156,20 @@ def _run(name: str, seed: int, epochs: int, device: torch.device | str) -> dict:
         "eval_mse": log_rows[-1]["eval_mse"], "seconds": round(seconds, 1), "log": log_rows,
         "target_variance": float(np.var(y_eval)),
     }
+
+
+def load_results(path: str | Path | None = None) -> dict:
+    """The stored ablation: ``{"command": ..., "runs": [record of :func:`run`, ...]}``.
+
+    By default the file shipped inside the package; ``path`` reads another one.
+    """
+    if path is None:
+        text = (resources.files("nnanatomy") / RESULTS).read_text()
+    else:
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"path must be None, a str or a Path, got {type(path).__name__}")
+        text = Path(path).read_text()
+    results = json.loads(text)
+    if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
+        raise ValueError("an ablation file is a JSON object with a list of runs under 'runs'")
+    return results
