@@ -27,7 +27,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,test,compare]"
 	@touch $@
 
 test: $(STAMP)

@@ -273,3 +273,38 @@ def test_a_model_that_rejects_the_input_names_the_failing_layer():
     model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(5, 2))
     with pytest.raises(ValueError, match=r"failed in layer '2' \(Linear\)"):
         explore.summary(model, torch.randn(3, 8))
+
+
+def test_layer_cost_reproduces_the_explorer_example_and_rejects_bad_sizes():
+    s = explore.layer_cost("Conv2d", batch=1, in_channels=3, out_channels=64, size=224, kernel=7, stride=2, padding=3)
+    assert s.total_macs == 7 * 7 * 3 * 64 * 112 * 112 == 118_013_952
+    assert s.total_params == 9_408 + 64 and s.activation_bytes == 64 * 112 * 112 * 4
+    lin = explore.layer_cost("Linear", batch=4, in_features=10, out_features=3)
+    assert (lin.total_params, lin.total_macs) == (33, 120)
+    mha = explore.layer_cost("MultiheadAttention", batch=1, tokens=16, d_model=32, heads=4)
+    assert mha.total_params == 4 * 32 * 32 + 4 * 32
+    assert mha.total_macs == 4 * 16 * 32 * 32 + 2 * 16 * 16 * 32  # projections, QKᵀ and AV
+    with pytest.raises(ValueError, match="kind"):
+        explore.layer_cost("Conv3d", batch=1)
+    with pytest.raises(ValueError, match="missing"):
+        explore.layer_cost("Linear", batch=1, in_features=3)
+    with pytest.raises(ValueError, match="unexpected"):
+        explore.layer_cost("Linear", batch=1, in_features=3, out_features=2, heads=1)
+    with pytest.raises(ValueError, match="padding"):
+        explore.layer_cost("Conv2d", batch=1, in_channels=3, out_channels=4, size=8, kernel=3, stride=1, padding=-1)
+    with pytest.raises(ValueError, match="divisible"):
+        explore.layer_cost("MultiheadAttention", batch=1, tokens=4, d_model=30, heads=4)
+    widget = explore.layer_calculator("LSTM")
+    assert "LSTM" in widget.children[2].value
+
+
+def test_anatomy_checkers():
+    from nnanatomy.exercises import anatomy
+
+    assert anatomy.check_conv_params(1792) and "bias" in anatomy.check_conv_params(1728).message
+    assert anatomy.check_conv_macs(231_211_008) and "FLOP" in anatomy.check_conv_macs(462_422_016).message
+    assert "56 × 56" in anatomy.check_conv_macs(128 * 54 * 54 * 64 * 9).message
+    assert anatomy.check_attention_macs(8_388_608) and "two products" in anatomy.check_attention_macs(4_194_304).message
+    assert "Not answered" in anatomy.check_conv_params(None).message
+    with pytest.raises(TypeError):
+        anatomy.check_conv_macs("231211008")

@@ -9,9 +9,11 @@ from .receptive import ReceptiveField, RFRow, measured_receptive_field, receptiv
 from .stability import THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
 from .summary import FLOP_CONVENTION, LayerRow, Summary, summary
 from .trace import LayerTrace, Trace, trace
-from .widgets import ConvGeometry, conv_calculator, conv_geometry
+from .widgets import ConvGeometry, conv_calculator, conv_geometry, layer_calculator, layer_cost
 
 __all__ = [
+    "layer_calculator",
+    "layer_cost",
     "FLOP_CONVENTION",
     "THRESHOLDS",
     "BackwardWalk",
