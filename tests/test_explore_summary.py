@@ -77,6 +77,12 @@ CASES = {
                             (torch.randn(2, 1, 8, 8), torch.tensor([3, 50]), torch.randint(0, 12, (2, 4)))),
     "dit": (lambda: models.DiT(models.DiTConfig(hidden=32, depth=2)),
             (torch.randn(2, 1, 8, 8), torch.tensor([3, 50]), torch.tensor([1, 10]))),
+    "vit": (lambda: models.lab.ViTClassifier(), (torch.randn(2, 1, 8, 8),)),
+    "sequence-transformer": (lambda: models.lab.SequenceRegressor("transformer", hidden=16), (torch.randn(2, 12, 2),)),
+    "sequence-gru": (lambda: models.lab.SequenceRegressor("gru", hidden=16), (torch.randn(2, 12, 2),)),
+    "gnn-gcn": (lambda: models.lab.GNN("gcn", 5, 8, 3), (torch.randn(10, 5), (torch.rand(10, 10) > 0.6).float())),
+    "gnn-gat": (lambda: models.lab.GNN("gat", 5, 8, 3), (torch.randn(10, 5), (torch.rand(10, 10) > 0.6).float())),
+    "gnn-sage": (lambda: models.lab.GNN("sage", 5, 8, 3), (torch.randn(10, 5), (torch.rand(10, 10) > 0.6).float())),
 }
 
 

@@ -4,6 +4,7 @@ shipped inside a well-known package (scikit-learn's digits); nothing is download
 from .audio import Segment, speech_like
 from .features import hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, power_spectrogram
 from .functions import quadratic
+from .graphs import Graph, sbm_graph
 from .images import CAPTION_WORDS, NUMBER_WORDS, Split, digit_captions, digits, null_captions
 from .loaders import tensor_loader
 from .scaling import Standardizer
@@ -20,6 +21,7 @@ __all__ = [
     "STORY_ENGLISH",
     "CharVocab",
     "Grammar",
+    "Graph",
     "Pair",
     "Segment",
     "Split",
@@ -38,6 +40,7 @@ __all__ = [
     "power_spectrogram",
     "quadratic",
     "reverb_regression",
+    "sbm_graph",
     "shapes_segmentation",
     "speech_like",
     "tensor_loader",

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..models import gpt as _gpt
+from ..models import lab as _lab
 from ..models import transformer as _transformer
 
 __all__ = ["MacCounter", "ZERO_MAC_TYPES", "count_macs", "has_counter", "register_counter"]
@@ -137,6 +138,25 @@ def _torch_mha(module: nn.MultiheadAttention, inputs: tuple[Any, ...], output: A
     projections = b * (lq * e * e + lk * e * kdim + lk * e * vdim)
     attention = 2 * b * lq * lk * e  # summed over heads: H · d_head = E
     return projections + attention + b * lq * e * e
+
+
+@register_counter(_lab.GCNLayer, _lab.GATLayer)
+def _graph_propagation(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> int:
+    # the dense (N, N) propagation Â·(HW) or α·(WH); the linear map is counted as its Linear row.
+    # (GAT's scores a·Wh are matrix–vector products, which FlopCounterMode does not count either.)
+    n = inputs[1].shape[0]
+    return n * n * output.shape[1]
+
+
+@register_counter(_lab.ViTClassifier, _lab.SequenceRegressor)
+def _own_additions(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
+    return 0  # their own work is adding the learned positions (and the class token): no products
+
+
+@register_counter(_lab.SAGELayer)
+def _sage(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> int:
+    h, adj = inputs[0], inputs[1]
+    return adj.shape[0] * adj.shape[1] * h.shape[1]  # A·H, the neighbours' sum
 
 
 def has_counter(module: nn.Module) -> bool:

@@ -1,6 +1,6 @@
 """PyTorch models of the course, one file per family; configs are dataclasses."""
 
-from . import diffusion, pretrained
+from . import diffusion, lab, pretrained
 from .cnn import CNNClassifier, CNNConfig
 from .deep import DeepMLP, DeepMLPConfig
 from .dit import DiT, DiTConfig

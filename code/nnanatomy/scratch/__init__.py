@@ -29,6 +29,7 @@ from .conv import (
     correlate2d,
     im2col,
 )
+from . import graph
 from .gradcheck import numerical_gradient, relative_error
 from .layers import ACTIVATIONS, Dropout, Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, relu, sigmoid, tanh
 from .losses import MSELoss
@@ -40,6 +41,7 @@ from .recurrent import GRU, LSTM, RNN, TORCH_GATE_ORDER
 from .training import cosine_lr, minibatch_fit
 
 __all__ = [
+    "graph",
     "ACTIVATIONS",
     "Adam",
     "AdaptiveAvgPool2D",

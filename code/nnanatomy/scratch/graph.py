@@ -1,0 +1,69 @@
+"""Message passing in NumPy (appendix A3): one layer each of GCN, GraphSAGE and GAT, written as
+"gather the neighbours' messages, aggregate, update" — equal to the PyTorch layers of
+``nnanatomy.models.lab`` in float64 (tested)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["gat_layer", "gcn_layer", "laplacian", "normalized_adjacency", "sage_layer"]
+
+
+def _check(adj: np.ndarray, h: np.ndarray) -> None:
+    if adj.ndim != 2 or adj.shape[0] != adj.shape[1] or h.ndim != 2 or len(h) != len(adj):
+        raise ValueError(f"need adjacency (N, N) and features (N, F), got {adj.shape} and {h.shape}")
+
+
+def normalized_adjacency(adj: np.ndarray) -> np.ndarray:
+    """``D^{-1/2} (A + I) D^{-1/2}``."""
+    a = adj + np.eye(len(adj))
+    d = 1 / np.sqrt(a.sum(1))
+    return d[:, None] * a * d[None, :]
+
+
+def laplacian(adj: np.ndarray) -> np.ndarray:
+    """The symmetric normalised Laplacian ``I − D^{-1/2} A D^{-1/2}`` (isolated nodes: rows of I)."""
+    deg = adj.sum(1)
+    d = np.where(deg > 0, 1 / np.sqrt(np.maximum(deg, 1e-300)), 0.0)
+    return np.eye(len(adj)) - d[:, None] * adj * d[None, :]
+
+
+def gcn_layer(adj: np.ndarray, h: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Node by node: ``h_i' = Σ_{j ∈ N(i) ∪ {i}} h_j W^T / √(d_i d_j) + b`` with degrees of A + I."""
+    _check(adj, h)
+    degree = adj.sum(1) + 1  # the self-loop counts
+    messages = h @ weight.T
+    out = np.zeros_like(messages)
+    for i in range(len(h)):
+        out[i] = messages[i] / degree[i]  # its own message
+        for j in np.flatnonzero(adj[i]):  # and each neighbour's, weighted by 1/√(d_i d_j)
+            out[i] += adj[i, j] * messages[j] / np.sqrt(degree[i] * degree[j])
+    return out + bias
+
+
+def sage_layer(adj: np.ndarray, h: np.ndarray, w_self: np.ndarray, b_self: np.ndarray, w_neigh: np.ndarray) -> np.ndarray:
+    """``h_i' = W_self h_i + b + W_neigh · mean of the neighbours' h_j``."""
+    _check(adj, h)
+    out = h @ w_self.T + b_self
+    for i in range(len(h)):
+        neighbours = np.flatnonzero(adj[i])
+        if len(neighbours):
+            out[i] += (adj[i, neighbours] @ h[neighbours] / adj[i].sum()) @ w_neigh.T
+    return out
+
+
+def gat_layer(adj: np.ndarray, h: np.ndarray, weight: np.ndarray, att_src: np.ndarray, att_dst: np.ndarray,
+              bias: np.ndarray) -> np.ndarray:
+    """Per node i: scores ``e_ij = LeakyReLU_0.2(a_dst·Wh_i + a_src·Wh_j)`` for j ∈ N(i) ∪ {i},
+    a softmax over them, and the α-weighted sum of the ``Wh_j``."""
+    _check(adj, h)
+    wh = h @ weight.T
+    out = np.zeros_like(wh)
+    for i in range(len(h)):
+        js = np.union1d(np.flatnonzero(adj[i]), [i])
+        e = wh[i] @ att_dst + wh[js] @ att_src
+        e = np.where(e > 0, e, 0.2 * e)
+        alpha = np.exp(e - e.max())
+        alpha /= alpha.sum()
+        out[i] = alpha @ wh[js]
+    return out + bias
