@@ -34,6 +34,7 @@ __all__ = [
     "UNet",
     "UNetConfig",
     "diffusion",
+    "lab",
     "load_balancing_loss",
     "pretrained",
 ]
