@@ -98,6 +98,8 @@ def test_single_process_helpers_and_bad_input(tmp_path):
     with distributed.session() as info:
         assert (info.rank, info.world_size, info.backend, info.is_main) == (0, 1, None, True)
     assert distributed.all_reduce_sum([1.0, 2.0]) == [1.0, 2.0]
+    with pytest.raises(TypeError, match="numbers"):
+        distributed.all_reduce_sum(torch.ones(2))
     distributed.barrier()
     with pytest.raises(ValueError, match="backend"):
         with distributed.session(backend="mpi"):

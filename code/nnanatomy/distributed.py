@@ -133,6 +133,8 @@ def shard_loader(*arrays: np.ndarray | torch.Tensor, batch_size: int, shuffle: b
 
 def all_reduce_sum(values: list[float], device: torch.device | str = "cpu") -> list[float]:
     """Sum plain numbers over all ranks (identity in a single process)."""
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"values must be a list of numbers, got {values!r}")
     if world_size() == 1:
         return list(values)
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
