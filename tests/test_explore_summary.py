@@ -78,6 +78,8 @@ CASES = {
     "dit": (lambda: models.DiT(models.DiTConfig(hidden=32, depth=2)),
             (torch.randn(2, 1, 8, 8), torch.tensor([3, 50]), torch.tensor([1, 10]))),
     "vit": (lambda: models.lab.ViTClassifier(), (torch.randn(2, 1, 8, 8),)),
+    # eval: in training the network also runs its two auxiliary heads, which summary (always eval) does not
+    "uvr5-cascaded-aspp": (lambda: models.uvr5.CascadedASPPNet(256, width=1 / 8).eval(), (torch.rand(1, 2, 129, 32),)),
     "sequence-transformer": (lambda: models.lab.SequenceRegressor("transformer", hidden=16), (torch.randn(2, 12, 2),)),
     "sequence-gru": (lambda: models.lab.SequenceRegressor("gru", hidden=16), (torch.randn(2, 12, 2),)),
     "gnn-gcn": (lambda: models.lab.GNN("gcn", 5, 8, 3), (torch.randn(10, 5), (torch.rand(10, 10) > 0.6).float())),

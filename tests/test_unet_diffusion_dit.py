@@ -175,3 +175,31 @@ def test_captions_and_pretrained_registry():
         assert isinstance(models.pretrained.build(name), torch.nn.Module)
     with pytest.raises(ValueError, match="unknown"):
         models.pretrained.build("gan")
+
+
+def test_dit_conditioning_variants():
+    config = dict(image_size=8, patch=2, hidden=32, depth=2, num_heads=4)
+    x, t, y = torch.randn(3, 1, 8, 8), torch.tensor([1, 500, 999]), torch.tensor([0, 5, 10])
+    zero = DiT(DiTConfig(**config))
+    torch.manual_seed(0)
+    plain = DiT(DiTConfig(**config, conditioning="adaln"))
+    assert plain.blocks[0].adaLN_modulation[1].weight.abs().sum() > 0 and plain(x, t, y).abs().max() > 0
+    torch.testing.assert_close(plain.num_parameters(), zero.num_parameters())
+    added = DiT(DiTConfig(**config, conditioning="add"))
+    assert all(block.adaLN_modulation is None for block in added.blocks) and added.final_layer.adaLN_modulation is None
+    d = 32
+    modulation = 2 * (d * 6 * d + 6 * d) + (d * 2 * d + 2 * d)  # two blocks' Linear(D, 6D) and the final Linear(D, 2D)
+    affine = 2 * 2 * 2 * d + 2 * d  # the plain LayerNorms' γ and β instead
+    assert added.num_parameters() == zero.num_parameters() - modulation + affine
+    # in "add", the label changes the output only through the tokens: two labels, two outputs
+    torch.manual_seed(1)
+    for p in added.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    out = added(x[:1].expand(2, -1, -1, -1), t[:2], torch.tensor([3, 4]))
+    assert (out[0] - out[1]).abs().max() > 0
+    with pytest.raises(ValueError, match="conditioning"):
+        DiTConfig(conditioning="cross-attention")
+    with pytest.raises(ValueError, match="t must be"):
+        zero(x, torch.tensor([1, 2]), y)
+    with pytest.raises(TypeError, match="integer"):
+        zero(x, t, y.float())

@@ -1,6 +1,6 @@
 """PyTorch models of the course, one file per family; configs are dataclasses."""
 
-from . import diffusion, lab, pretrained
+from . import diffusion, lab, pretrained, uvr5
 from .cnn import CNNClassifier, CNNConfig
 from .deep import DeepMLP, DeepMLPConfig
 from .dit import DiT, DiTConfig
@@ -37,4 +37,5 @@ __all__ = [
     "lab",
     "load_balancing_loss",
     "pretrained",
+    "uvr5",
 ]

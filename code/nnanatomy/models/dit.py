@@ -7,6 +7,11 @@ through **adaLN-Zero**: a SiLU → Linear(D, 6D) map of c produces a shift, a sc
 the attention branch and for the MLP branch. The map is initialised to zero, so every block
 starts as the identity and the final layer outputs zero — training begins from a network that
 does nothing, and learns how much each block should contribute.
+
+For the chapter's ablation, ``DiTConfig.conditioning`` also builds the two alternatives:
+``"adaln"`` (the same modulation, default-initialised instead of zero) and ``"add"`` — the
+source notes' sketch, where the conditioning vector is added to every token once and the blocks
+are plain pre-LN Transformer blocks.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from torch import nn
 from .transformer import MultiHeadAttention
 from .unet import SinusoidalTimeEmbedding
 
-__all__ = ["DiT", "DiTBlock", "DiTConfig", "FinalLayer", "PatchEmbed", "modulate", "sincos_2d"]
+__all__ = ["CONDITIONINGS", "DiT", "DiTBlock", "DiTConfig", "FinalLayer", "PatchEmbed", "modulate", "sincos_2d"]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -56,21 +61,36 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, D)
 
 
-class DiTBlock(nn.Module):
-    """Pre-LN Transformer block whose LayerNorms are modulated by the conditioning (adaLN-Zero)."""
+CONDITIONINGS = ("adaln-zero", "adaln", "add")
 
-    def __init__(self, hidden: int, num_heads: int, mlp_ratio: float = 4.0) -> None:
+
+class DiTBlock(nn.Module):
+    """Pre-LN Transformer block whose LayerNorms are modulated by the conditioning (adaLN-Zero).
+
+    ``conditioning="adaln"`` keeps the modulation but initialises it like any Linear layer;
+    ``"add"`` is a plain pre-LN block (LayerNorms with their own γ, β; no modulation, ``c`` unused).
+    """
+
+    def __init__(self, hidden: int, num_heads: int, mlp_ratio: float = 4.0, conditioning: str = "adaln-zero") -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        adaptive = conditioning != "add"
+        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         self.attn = MultiHeadAttention(hidden, num_heads)
-        self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.norm2 = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         width = int(hidden * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(hidden, width), nn.GELU(approximate="tanh"), nn.Linear(width, hidden))
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
-        nn.init.zeros_(self.adaLN_modulation[1].weight)  # adaLN-Zero: the block starts as the identity
-        nn.init.zeros_(self.adaLN_modulation[1].bias)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden)) if adaptive else None
+        if conditioning == "adaln-zero":
+            nn.init.zeros_(self.adaLN_modulation[1].weight)  # adaLN-Zero: the block starts as the identity
+            nn.init.zeros_(self.adaLN_modulation[1].bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        if self.adaLN_modulation is None:  # plain pre-LN block
+            h = self.norm1(x)
+            x = x + self.attn(h, h)[0]
+            return x + self.mlp(self.norm2(x))
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
         h = modulate(self.norm1(x), shift_msa, scale_msa)
         attn, _ = self.attn(h, h)
@@ -79,18 +99,25 @@ class DiTBlock(nn.Module):
 
 
 class FinalLayer(nn.Module):
-    """adaLN-modulated LayerNorm, then Linear(D, p²·C) back to pixels — zero-initialised."""
+    """adaLN-modulated LayerNorm, then Linear(D, p²·C) back to pixels — zero-initialised
+    (``"adaln"``: default-initialised; ``"add"``: a plain LayerNorm and Linear)."""
 
-    def __init__(self, hidden: int, patch: int, out_channels: int) -> None:
+    def __init__(self, hidden: int, patch: int, out_channels: int, conditioning: str = "adaln-zero") -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
+        adaptive = conditioning != "add"
+        self.norm = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         self.linear = nn.Linear(hidden, patch * patch * out_channels)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
-        for layer in (self.linear, self.adaLN_modulation[1]):
-            nn.init.zeros_(layer.weight)
-            nn.init.zeros_(layer.bias)
+        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden)) if adaptive else None
+        if conditioning == "adaln-zero":
+            for layer in (self.linear, self.adaLN_modulation[1]):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        if self.adaLN_modulation is None:
+            return self.linear(self.norm(x))
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
         return self.linear(modulate(self.norm(x), shift, scale))
 
@@ -105,6 +132,7 @@ class DiTConfig:
     num_heads: int = 4
     mlp_ratio: float = 4.0
     num_classes: int = 10  # label num_classes is the "no class" token of classifier-free guidance
+    conditioning: str = "adaln-zero"  # or "adaln" (not zero-initialised), "add" (the source's sketch)
 
     def __post_init__(self) -> None:
         for name in ("image_size", "in_channels", "patch", "hidden", "depth", "num_heads", "num_classes"):
@@ -115,6 +143,8 @@ class DiTConfig:
             raise ValueError(f"image_size {self.image_size} must be divisible by patch {self.patch}")
         if self.hidden % self.num_heads or self.hidden % 4:
             raise ValueError(f"hidden {self.hidden} must be divisible by num_heads {self.num_heads} and by 4")
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"DiTConfig.conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
 
 
 class DiT(nn.Module):
@@ -131,8 +161,9 @@ class DiT(nn.Module):
         self.register_buffer("pos_embed", sincos_2d(grid, config.hidden)[None], persistent=False)
         self.t_embedder = SinusoidalTimeEmbedding(config.hidden)
         self.y_embedder = nn.Embedding(config.num_classes + 1, config.hidden)  # +1: the null label
-        self.blocks = nn.ModuleList(DiTBlock(config.hidden, config.num_heads, config.mlp_ratio) for _ in range(config.depth))
-        self.final_layer = FinalLayer(config.hidden, config.patch, config.in_channels)
+        self.blocks = nn.ModuleList(DiTBlock(config.hidden, config.num_heads, config.mlp_ratio, config.conditioning)
+                                    for _ in range(config.depth))
+        self.final_layer = FinalLayer(config.hidden, config.patch, config.in_channels, config.conditioning)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, N, p²·C)`` tokens → ``(B, C, H, W)`` image."""
@@ -145,10 +176,17 @@ class DiT(nn.Module):
         cfg = self.config
         if not isinstance(x, torch.Tensor) or x.shape[1:] != (cfg.in_channels, cfg.image_size, cfg.image_size):
             raise ValueError(f"DiT expects (B, {cfg.in_channels}, {cfg.image_size}, {cfg.image_size}), got {tuple(getattr(x, 'shape', ()))}")
+        for name, value in (("t", t), ("y", y)):
+            if not isinstance(value, torch.Tensor) or value.shape != (x.shape[0],):
+                raise ValueError(f"{name} must be a tensor of shape ({x.shape[0]},), got {getattr(value, 'shape', type(value).__name__)}")
+        if y.is_floating_point():
+            raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
         if y.min() < 0 or y.max() > cfg.num_classes:
             raise ValueError(f"labels must be in [0, {cfg.num_classes}] ({cfg.num_classes} = no class)")
         tokens = self.patch_embed(x) + self.pos_embed  # (B, N, D)
         c = self.t_embedder(t) + self.y_embedder(y)  # (B, D): when, and what
+        if cfg.conditioning == "add":  # the source's sketch: the condition joins every token once
+            tokens = tokens + c[:, None]
         for block in self.blocks:
             tokens = block(tokens, c)
         return self.unpatchify(self.final_layer(tokens, c))

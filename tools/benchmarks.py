@@ -1,0 +1,47 @@
+"""Speed targets of the course, measured and printed (not asserted: timings belong to machines).
+
+    .venv/bin/python tools/benchmarks.py
+
+- ``explore.summary`` of the published-width separation network (chapter 12, 31.6 M parameters)
+  on one 512-frame window at n_fft = 2048: target ≤ 3 s on a 2-core CPU. It runs on the
+  ``meta`` device — shapes only — because one real forward pass of that window costs about
+  0.9 TFLOP (≈ 13 s on the same CPU).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+
+from course import ROOT
+
+sys.path.insert(0, str(ROOT / "code"))
+from nnanatomy import explore  # noqa: E402
+from nnanatomy.models.uvr5 import CascadedASPPNet  # noqa: E402
+
+
+def best_of(fn, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    model = CascadedASPPNet(2048).eval()
+    window = torch.rand(1, 2, 1025, 512)
+    seconds = best_of(lambda: explore.summary(model, window, device="meta"))
+    s = explore.summary(model, window, device="meta")
+    print(f"summary of the published separation network (meta, one 512-frame window): {seconds:.2f} s "
+          f"(target ≤ 3 s) — {s.total_params:,} parameters, {s.total_flops / 1e9:.0f} GFLOPs, "
+          f"{explore.format_bytes(s.activation_bytes)} of activations")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
