@@ -7,6 +7,10 @@ checkpoints for the quality measurements. Reproduce them exactly (CPU, 2 threads
     .venv/bin/python tools/train_checkpoints.py unet-uncond --steps 16000 --seed 0
     .venv/bin/python tools/train_checkpoints.py unet-text   --steps 16000 --seed 0
     .venv/bin/python tools/train_checkpoints.py dit-class   --steps 16000 --seed 0
+    .venv/bin/python tools/train_checkpoints.py uvr5-narrow --steps 2000 --seed 0 --threads 1
+
+The last is chapter 12's vocal remover: the published cascaded ASPP network at 1/8 of its
+width, trained on synthetic songs (``data.music_stems``) with the auxiliary losses.
 
 Each writes ``code/nnanatomy/checkpoints/<name>.pt``, shipped inside the package so that Colab
 finds it too (exponential-moving-average weights, the training
@@ -51,15 +55,58 @@ def batch_loss_for(name: str, schedule: NoiseSchedule):
     return loss
 
 
+def train_separator(args) -> tuple[torch.nn.Module, train.History, float, int]:
+    """Chapter 12: the narrow vocal remover on spectrogram crops of synthetic songs."""
+    from nnanatomy import separation
+    from nnanatomy.data.music import music_stems
+
+    SEPARATOR = separation.TRAINING_SETUP
+
+    songs = [music_stems(SEPARATOR["seconds"], SEPARATOR["sample_rate"], seed=s) for s in range(SEPARATOR["songs"])]
+    crops = separation.SeparationCrops(songs, separation.SpectrogramConfig(**SEPARATOR["spectrogram"]),
+                                       frames=SEPARATOR["frames"], crops_per_song=SEPARATOR["crops_per_song"], seed=args.seed)
+    loader = torch.utils.data.DataLoader(crops, batch_size=SEPARATOR["batch_size"], shuffle=True, drop_last=True,
+                                         generator=torch.Generator().manual_seed(args.seed))
+    epochs = math.ceil(args.steps / len(loader))
+    model = build(args.name)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    start = time.perf_counter()
+    history = train.fit(model, loader, optimizer=optimizer, batch_loss=separation.separation_loss, epochs=epochs,
+                        scheduler=scheduler, progress=False, log_every=max(epochs // 10, 1))
+    return model, history, time.perf_counter() - start, epochs * len(loader)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=["unet-uncond", "unet-text", "dit-class"])
+    parser.add_argument("name", choices=["unet-uncond", "unet-text", "dit-class", "uvr5-narrow"])
     parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (recorded in the checkpoint)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     runtime.seed_everything(args.seed)
+    if args.name == "uvr5-narrow":
+        model, history, seconds, steps = train_separator(args)
+        from nnanatomy.separation import TRAINING_SETUP
+
+        extra = {"batch_size": TRAINING_SETUP["batch_size"], "setup": TRAINING_SETUP}
+    else:
+        model, history, seconds, steps = train_diffusion(args)
+        extra = {"batch_size": BATCH}
+    out = ROOT / "code" / "nnanatomy" / "checkpoints" / f"{args.name}.pt"
+    train.save_checkpoint(out, model, history=history, extra={
+        "name": args.name, "steps": steps, "seed": args.seed, **extra,
+        "train_seconds": round(seconds, 1), "threads": args.threads, "parameters": sum(p.numel() for p in model.parameters()),
+        "command": f"python tools/train_checkpoints.py {args.name} --steps {args.steps} --seed {args.seed}"
+                   + (f" --threads {args.threads}" if args.threads != 2 else ""),
+    })
+    print(f"wrote {out.relative_to(ROOT)}: {steps} steps in {seconds:.0f} s, {out.stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+def train_diffusion(args) -> tuple[torch.nn.Module, train.History, float, int]:
+    """Chapters 10 and 11: a noise predictor on the digits, EMA weights."""
     split = data.digits(seed=0)  # the chapters' split: the judge never sees the test digits in training
     x0 = split.x_train * 2 - 1  # pixels in [−1, 1]
     loader = data.tensor_loader(x0, split.y_train, batch_size=BATCH, seed=args.seed, drop_last=True)
@@ -75,15 +122,7 @@ def main(argv: list[str]) -> int:
                         log_every=max(epochs // 10, 1))
     seconds = time.perf_counter() - start
     ema.copy_to(model)
-    out = ROOT / "code" / "nnanatomy" / "checkpoints" / f"{args.name}.pt"
-    train.save_checkpoint(out, model, history=history, extra={
-        "name": args.name, "steps": epochs * len(loader), "seed": args.seed, "batch_size": BATCH,
-        "train_seconds": round(seconds, 1), "threads": args.threads, "parameters": sum(p.numel() for p in model.parameters()),
-        "command": f"python tools/train_checkpoints.py {args.name} --steps {args.steps} --seed {args.seed}"
-                   + (f" --threads {args.threads}" if args.threads != 2 else ""),
-    })
-    print(f"wrote {out.relative_to(ROOT)}: {epochs * len(loader)} steps in {seconds:.0f} s, {out.stat().st_size / 1e6:.2f} MB")
-    return 0
+    return model, history, seconds, epochs * len(loader)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from .functions import quadratic
 from .graphs import Graph, sbm_graph
 from .images import CAPTION_WORDS, NUMBER_WORDS, Split, digit_captions, digits, null_captions
 from .loaders import tensor_loader
+from .music import MusicStems, music_stems
 from .scaling import Standardizer
 from .sequences import adding_problem, reverb_regression
 from .shapes import SHAPE_CLASSES, shapes_segmentation
@@ -21,6 +22,7 @@ __all__ = [
     "STORY_ENGLISH",
     "CharVocab",
     "Grammar",
+    "MusicStems",
     "Graph",
     "Pair",
     "Segment",
@@ -35,6 +37,7 @@ __all__ = [
     "log_mel_spectrogram",
     "mel_filterbank",
     "mel_to_hz",
+    "music_stems",
     "next_token_windows",
     "null_captions",
     "power_spectrogram",

@@ -1,4 +1,4 @@
-"""The small pretrained diffusion models of chapters 10 and 11: their architectures, and loading
+"""The small pretrained models of chapters 10–12: their architectures, and loading
 the checkpoints shipped inside the package (``nnanatomy/checkpoints/*.pt``, made by
 ``tools/train_checkpoints.py`` with the exact command stored in each file)."""
 
@@ -13,6 +13,7 @@ from torch import nn
 from ..data.images import CAPTION_WORDS
 from .dit import DiT, DiTConfig
 from .unet import UNet, UNetConfig
+from .uvr5 import CascadedASPPNet
 
 __all__ = ["CHECKPOINTS", "build", "load_pretrained"]
 
@@ -21,6 +22,7 @@ CHECKPOINTS = {
     "unet-uncond": "U-Net noise predictor, unconditional (chapter 10)",
     "unet-text": "U-Net noise predictor conditioned on a caption by cross-attention (chapters 10, 11)",
     "dit-class": "DiT noise predictor conditioned on the class label by adaLN-Zero (chapter 11)",
+    "uvr5-narrow": "the cascaded ASPP vocal remover at 1/8 width, n_fft 512, on synthetic songs (chapter 12)",
 }
 
 
@@ -33,6 +35,8 @@ def build(name: str) -> nn.Module:
                                context_dim=32, vocab_size=len(CAPTION_WORDS)))
     if name == "dit-class":
         return DiT(DiTConfig(image_size=8, patch=2, hidden=64, depth=4, num_heads=4))
+    if name == "uvr5-narrow":
+        return CascadedASPPNet(512, width=1 / 8)
     raise ValueError(f"unknown checkpoint {name!r}; available: {sorted(CHECKPOINTS)}")
 
 
