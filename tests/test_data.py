@@ -173,3 +173,41 @@ def test_speech_like_is_deterministic_and_segmented():
         data.log_mel_spectrogram(np.zeros(100, dtype=int), 16000)
     with pytest.raises(ValueError, match="fmin"):
         data.mel_filterbank(16000, 512, 64, fmin=9000.0)
+
+
+def test_mfcc_and_deltas_equal_librosa():
+    librosa = pytest.importorskip("librosa")
+    wave, _ = data.speech_like(n_syllables=3, seed=4)
+    ours = data.mfcc(wave, 16000, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40).numpy()
+    ref = librosa.feature.mfcc(y=wave, sr=16000, n_mfcc=13, n_fft=512, hop_length=160, n_mels=40, center=True,
+                               pad_mode="constant", dtype=np.float64)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-7)
+    for order in (1, 2):
+        np.testing.assert_allclose(data.deltas(ours, order=order), librosa.feature.delta(ours, order=order), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(data.dct_matrix(5, 5) @ data.dct_matrix(5, 5).T, np.eye(5), atol=1e-12)  # orthonormal
+    with pytest.raises(ValueError, match="width"):
+        data.deltas(ours, width=4)
+    with pytest.raises(ValueError, match="cannot exceed"):
+        data.dct_matrix(41, 40)
+
+
+def test_phone_corpus_labels_the_frames():
+    corpus = data.phone_corpus(n_utterances=6, n_speakers=3, units_per_utterance=12, seed=3)
+    again = data.phone_corpus(n_utterances=6, n_speakers=3, units_per_utterance=12, seed=3)
+    assert len(data.PHONE_UNITS) >= 20
+    for utt, same in zip(corpus, again):
+        np.testing.assert_array_equal(utt.wave, same.wave)
+        assert utt.frames == 1 + len(utt.wave) // utt.hop_length
+        assert utt.frames == data.log_mel_spectrogram(utt.wave, 16000, hop_length=160).shape[1]  # one label per feature frame
+        silence = data.PHONE_UNITS.index("sil")
+        assert utt.labels[0] == silence and utt.labels[-1] == silence
+        assert np.abs(utt.wave).max() <= 0.5 + 1e-6
+    used = set(np.concatenate([u.labels for u in data.phone_corpus(n_utterances=60, seed=0)]).tolist())
+    assert len(used) == len(data.PHONE_UNITS)  # every unit occurs
+    # vowels are voiced and loud, silences quiet: the labels line up with the signal
+    utt = corpus[0]
+    energy = data.log_mel_spectrogram(utt.wave, 16000, hop_length=160).exp().sum(0).numpy()
+    vowel = np.isin(utt.labels, [data.PHONE_UNITS.index(v) for v in ("a", "e", "i", "o", "u", "ae", "er", "uh")])
+    assert energy[vowel].mean() > 10 * energy[utt.labels == silence].mean()
+    with pytest.raises(ValueError, match="snr_db"):
+        data.phone_corpus(2, snr_db=(30.0, 10.0))

@@ -2,12 +2,13 @@
 shipped inside a well-known package (scikit-learn's digits); nothing is downloaded at run time."""
 
 from .audio import Segment, speech_like
-from .features import hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, power_spectrogram
+from .features import dct_matrix, deltas, hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, mfcc, power_spectrogram
 from .functions import quadratic
 from .graphs import Graph, sbm_graph
 from .images import CAPTION_WORDS, NUMBER_WORDS, Split, digit_captions, digits, null_captions
 from .loaders import tensor_loader
 from .music import MusicStems, music_stems
+from .phones import PHONE_UNITS, PhoneUtterance, phone_corpus
 from .scaling import Standardizer
 from .sequences import adding_problem, reverb_regression
 from .shapes import SHAPE_CLASSES, shapes_segmentation
@@ -23,6 +24,8 @@ __all__ = [
     "CharVocab",
     "Grammar",
     "MusicStems",
+    "PHONE_UNITS",
+    "PhoneUtterance",
     "Graph",
     "Pair",
     "Segment",
@@ -32,14 +35,18 @@ __all__ = [
     "WordVocab",
     "adding_problem",
     "digit_captions",
+    "dct_matrix",
+    "deltas",
     "digits",
     "hz_to_mel",
     "log_mel_spectrogram",
     "mel_filterbank",
     "mel_to_hz",
+    "mfcc",
     "music_stems",
     "next_token_windows",
     "null_captions",
+    "phone_corpus",
     "power_spectrogram",
     "quadratic",
     "reverb_regression",

@@ -1,10 +1,11 @@
-"""Audio features: the short-time Fourier transform, the mel filterbank, log-mel spectrograms.
+"""Audio features: the short-time Fourier transform, the mel filterbank, log-mel spectrograms,
+MFCCs and their deltas.
 
 Speech and music are stationary only over tens of milliseconds, so we analyse them in short
 overlapping frames; the magnitude of each frame's spectrum, pooled into bands spaced like the
 ear's pitch resolution (the mel scale), gives a 2-D time–frequency image — the input of the
 CNNs and Conformers of later chapters. Implemented in PyTorch (batched, on any device); the
-filterbank is tested against librosa's.
+filterbank, the MFCCs and the deltas are tested against librosa's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from ._checks import check_count
 
-__all__ = ["hz_to_mel", "log_mel_spectrogram", "mel_filterbank", "mel_to_hz", "power_spectrogram"]
+__all__ = ["dct_matrix", "deltas", "hz_to_mel", "log_mel_spectrogram", "mel_filterbank", "mel_to_hz", "mfcc", "power_spectrogram"]
 
 # The Slaney mel scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above.
 _F_SP = 200.0 / 3  # Hz per mel in the linear part
@@ -104,3 +105,48 @@ def log_mel_spectrogram(
     power = power_spectrogram(wave, n_fft, hop_length)
     fb = torch.as_tensor(mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax), dtype=power.dtype, device=power.device)
     return torch.log(torch.matmul(fb, power) + floor)
+
+
+def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """The orthonormal DCT-II as a matrix ``(n_out, n_in)``: row k is ``cos(π k (n + ½) / n_in)``,
+    scaled by ``√(1/n_in)`` for k = 0 and ``√(2/n_in)`` otherwise."""
+    n_out, n_in = check_count("n_out", n_out), check_count("n_in", n_in)
+    if n_out > n_in:
+        raise ValueError(f"n_out ({n_out}) cannot exceed n_in ({n_in})")
+    k = np.arange(n_out)[:, None]
+    n = np.arange(n_in)[None]
+    basis = np.cos(np.pi * k * (n + 0.5) / n_in) * np.sqrt(2.0 / n_in)
+    basis[0] /= np.sqrt(2.0)
+    return basis
+
+
+def mfcc(wave: np.ndarray | torch.Tensor, sample_rate: int, n_mfcc: int = 13, n_fft: int = 512, hop_length: int = 160,
+         n_mels: int = 40, top_db: float | None = 80.0) -> torch.Tensor:
+    """Mel-frequency cepstral coefficients ``(n_mfcc, frames)``: the mel power in decibels
+    (``10·log10``, floored at ``top_db`` below the loudest bin), decorrelated by the orthonormal
+    DCT-II — the first coefficients describe the spectral envelope (formants), not the pitch."""
+    power = power_spectrogram(wave, n_fft, hop_length)
+    fb = torch.as_tensor(mel_filterbank(sample_rate, n_fft, n_mels), dtype=power.dtype, device=power.device)
+    db = 10.0 * torch.log10(torch.clamp(torch.matmul(fb, power), min=1e-10))
+    if top_db is not None:
+        if top_db < 0:
+            raise ValueError(f"top_db must be >= 0 or None, got {top_db}")
+        db = torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - top_db)
+    dct = torch.as_tensor(dct_matrix(n_mfcc, n_mels), dtype=db.dtype, device=db.device)
+    return torch.matmul(dct, db)
+
+
+def deltas(features: np.ndarray | torch.Tensor, width: int = 9, order: int = 1) -> np.ndarray:
+    """Local slope (``order=1``, Δ) or curvature (``order=2``, ΔΔ) of every feature along time
+    (the last axis): a least-squares polynomial fit over ``width`` frames (Savitzky–Golay), fitted
+    to the first and last window at the edges."""
+    from scipy.signal import savgol_filter  # scipy comes with scikit-learn
+
+    x = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+    if width < 3 or width % 2 == 0:
+        raise ValueError(f"width must be an odd int >= 3, got {width}")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order}")
+    if x.shape[-1] < width:
+        raise ValueError(f"need at least width = {width} frames, got {x.shape[-1]}")
+    return savgol_filter(x, window_length=width, polyorder=order, deriv=order, axis=-1, mode="interp")

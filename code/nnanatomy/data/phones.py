@@ -1,0 +1,151 @@
+"""Speech-like utterances built from known phone-like units, for chapter 08 (Best-RQ, HuBERT).
+
+Self-supervised speech models are judged by how well their representations recover the units
+speech is made of. No corpus can be downloaded, so we synthesise one whose ground truth we
+know: 22 units — vowels, nasals and approximants (harmonics of a pitch contour shaped by
+formants), fricatives (band-limited noise, one voiced), plosives (a closure, then a burst) and
+silence — strung into utterances by "speakers" who differ in pitch and vocal-tract length,
+with additive noise. Every frame of the analysis grid carries the label of the unit sounding
+at its centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import check_count, check_seed
+
+__all__ = ["PHONE_UNITS", "PhoneUtterance", "phone_corpus"]
+
+# name → (kind, parameters). Formants (F1, F2, F3) in Hz for an average adult speaker;
+# noise bands (low, high) in Hz.
+_UNITS: dict[str, tuple[str, tuple]] = {
+    "a": ("vowel", (730, 1090, 2440)), "e": ("vowel", (530, 1840, 2480)), "i": ("vowel", (270, 2290, 3010)),
+    "o": ("vowel", (570, 840, 2410)), "u": ("vowel", (300, 870, 2240)), "ae": ("vowel", (660, 1720, 2410)),
+    "er": ("vowel", (490, 1350, 1690)), "uh": ("vowel", (520, 1190, 2390)),
+    "m": ("nasal", (250, 1100, 2300)), "n": ("nasal", (250, 1700, 2600)), "ng": ("nasal", (250, 2300, 2750)),
+    "l": ("approximant", (360, 1300, 2600)), "w": ("approximant", (300, 700, 2200)),
+    "s": ("fricative", (4000, 7500)), "sh": ("fricative", (2000, 4500)), "f": ("fricative", (1000, 7500)),
+    "h": ("fricative", (400, 3000)), "z": ("voiced fricative", (3800, 7500)),
+    "p": ("plosive", (300, 1800)), "t": ("plosive", (3000, 6500)), "k": ("plosive", (1500, 3200)),
+    "sil": ("silence", ()),
+}
+#: the unit names; a frame label is an index into this tuple
+PHONE_UNITS: tuple[str, ...] = tuple(_UNITS)
+_VOICED = {"vowel", "nasal", "approximant"}
+
+
+@dataclass(frozen=True)
+class PhoneUtterance:
+    wave: np.ndarray  # (samples,) float32
+    labels: np.ndarray  # (frames,) int64 index into PHONE_UNITS, one per analysis frame
+    speaker: int
+    sample_rate: int
+    hop_length: int
+
+    @property
+    def frames(self) -> int:
+        return len(self.labels)
+
+
+def _band_noise(n: int, sr: int, rng: np.random.Generator, low: float, high: float) -> np.ndarray:
+    spectrum = np.fft.rfft(rng.normal(size=n))
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    spectrum[(freqs < low) | (freqs > min(high, 0.48 * sr))] = 0
+    wave = np.fft.irfft(spectrum, n)
+    return wave / (np.sqrt(np.mean(wave**2)) + 1e-12)
+
+
+def _voiced(n: int, sr: int, f0: np.ndarray, formants: np.ndarray, bandwidth: float) -> np.ndarray:
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    wave = np.zeros(n)
+    for k in range(1, int(0.45 * sr / f0.min()) + 1):
+        freq = k * f0
+        gain = sum(1.0 / (1.0 + ((freq - f) / (bandwidth * (1 + j))) ** 2) / (1 + j) for j, f in enumerate(formants))
+        wave += np.where(freq < 0.45 * sr, (gain + 0.01) * np.sin(k * phase), 0.0)
+    return wave / (np.sqrt(np.mean(wave**2)) + 1e-12)
+
+
+def _unit_wave(name: str, n: int, sr: int, rng: np.random.Generator, f0: np.ndarray, scale: float) -> np.ndarray:
+    kind, params = _UNITS[name]
+    if kind == "silence":
+        return np.zeros(n)
+    ramp = min(n // 4, int(0.01 * sr))
+    envelope = np.ones(n)
+    if ramp:
+        envelope[:ramp] = np.linspace(0, 1, ramp)
+        envelope[-ramp:] = np.linspace(1, 0, ramp)
+    if kind in _VOICED:
+        level = {"vowel": 1.0, "nasal": 0.45, "approximant": 0.6}[kind]
+        wave = level * _voiced(n, sr, f0, scale * np.array(params, dtype=np.float64), 60.0 if kind == "vowel" else 90.0)
+    elif kind == "fricative":
+        wave = (0.35 if name in ("f", "h") else 0.6) * _band_noise(n, sr, rng, scale * params[0], scale * params[1])
+    elif kind == "voiced fricative":
+        wave = 0.5 * _band_noise(n, sr, rng, scale * params[0], scale * params[1]) + 0.3 * _voiced(n, sr, f0, scale * np.array([250.0, 1800.0, 2600.0]), 90.0)
+    else:  # plosive: a silent closure, then a burst that decays
+        closure = int(0.55 * n)
+        burst = n - closure
+        wave = np.zeros(n)
+        wave[closure:] = 1.2 * _band_noise(burst, sr, rng, scale * params[0], scale * params[1]) * np.exp(-np.arange(burst) / (0.012 * sr))
+        return wave
+    return wave * envelope
+
+
+def _durations(name: str, rng: np.random.Generator) -> float:
+    kind = _UNITS[name][0]
+    low, high = {"vowel": (0.08, 0.2), "nasal": (0.05, 0.11), "approximant": (0.05, 0.1), "fricative": (0.06, 0.14),
+                 "voiced fricative": (0.06, 0.12), "plosive": (0.05, 0.09), "silence": (0.08, 0.25)}[kind]
+    return float(rng.uniform(low, high))
+
+
+def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utterance: int = 16, sample_rate: int = 16000,
+                 hop_length: int = 160, snr_db: tuple[float, float] = (20.0, 35.0), seed: int = 0) -> list[PhoneUtterance]:
+    """Utterances of random syllables (consonant–vowel–consonant patterns) over 22 known units.
+
+    Speakers differ in pitch (85–250 Hz) and in a formant scale (0.85–1.2, vocal-tract length);
+    each utterance has a falling pitch contour with random wiggles, starts and ends with silence,
+    and gets white noise at a signal-to-noise ratio drawn from ``snr_db``. Frame ``f`` is labelled
+    with the unit sounding at sample ``f · hop_length`` (the centre of a centred STFT frame).
+    """
+    check_count("n_utterances", n_utterances)
+    check_count("n_speakers", n_speakers)
+    check_count("units_per_utterance", units_per_utterance, 2)
+    sr = check_count("sample_rate", sample_rate, 8000)
+    hop = check_count("hop_length", hop_length)
+    if len(snr_db) != 2 or snr_db[0] > snr_db[1]:
+        raise ValueError(f"snr_db must be (low, high) with low <= high, got {snr_db!r}")
+    rng = np.random.default_rng(check_seed(seed))
+    speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(0.85, 1.2))) for _ in range(n_speakers)]
+    vowels = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
+    consonants = [u for u in PHONE_UNITS if _UNITS[u][0] not in ("vowel", "silence")]
+    utterances = []
+    for _ in range(n_utterances):
+        speaker = int(rng.integers(0, n_speakers))
+        base_f0, scale = speakers[speaker]
+        names = ["sil"]
+        while len(names) < units_per_utterance - 1:
+            pattern = rng.choice(["CV", "CVC", "V", "VC", "CVsil"])
+            for slot in pattern.replace("sil", "S"):
+                names.append({"C": lambda: str(rng.choice(consonants)), "V": lambda: str(rng.choice(vowels)),
+                              "S": lambda: "sil"}[slot]())
+        names = names[: units_per_utterance - 1] + ["sil"]
+        lengths = [max(int(_durations(u, rng) * sr), 4 * hop) for u in names]
+        total = sum(lengths)
+        contour = base_f0 * (1.1 - 0.2 * np.linspace(0, 1, total)) * (1 + 0.04 * np.sin(2 * np.pi * rng.uniform(1, 3) * np.arange(total) / sr))
+        wave = np.zeros(total)
+        sample_labels = np.zeros(total, dtype=np.int64)
+        start = 0
+        for name, length in zip(names, lengths):
+            wave[start:start + length] = _unit_wave(name, length, sr, rng, contour[start:start + length], scale)
+            sample_labels[start:start + length] = PHONE_UNITS.index(name)
+            start += length
+        power = np.mean(wave**2)
+        snr = rng.uniform(*snr_db)
+        wave = wave + rng.normal(size=total) * np.sqrt(power / 10 ** (snr / 10))
+        wave = 0.5 * wave / (np.abs(wave).max() + 1e-12)
+        frames = 1 + total // hop
+        labels = sample_labels[np.minimum(np.arange(frames) * hop, total - 1)]
+        utterances.append(PhoneUtterance(wave.astype(np.float32), labels, speaker, sr, hop))
+    return utterances
