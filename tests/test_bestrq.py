@@ -1,0 +1,49 @@
+"""Chapter 08: BEST-RQ's frozen random-projection quantizer and its masking."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nnanatomy.models.bestrq import RandomProjectionQuantizer, mask_with_noise, span_mask
+
+
+def test_quantizer_is_frozen_deterministic_and_nearest():
+    q = RandomProjectionQuantizer(input_dim=20, stack=4, codebook_size=64, code_dim=8, seed=3)
+    assert not list(q.parameters())  # nothing to train
+    assert torch.allclose(q.codebook.norm(dim=-1), torch.ones(64))
+    assert torch.equal(q.projection, RandomProjectionQuantizer(20, 4, 64, 8, seed=3).projection)
+    x = torch.randn(2, 11, 20)
+    labels = q(x)
+    assert labels.shape == (2, 2) and labels.dtype == torch.long  # 11 frames → 2 stacks of 4
+    # brute force: the smallest Euclidean distance between the normalised projection and each code
+    z = F.normalize(x[:, :8].reshape(2, 2, 80) @ q.projection, dim=-1)
+    distances = ((z[..., None, :] - q.codebook) ** 2).sum(-1)
+    assert torch.equal(labels, distances.argmin(-1))
+    # scale-free: the label of a frame stack does not depend on its loudness
+    assert torch.equal(q(3.0 * x), labels)
+    with pytest.raises(ValueError, match="features"):
+        q(torch.randn(2, 11, 19))
+    with pytest.raises(ValueError, match="at least"):
+        q(torch.randn(2, 3, 20))
+    with pytest.raises(ValueError, match="codebook_size"):
+        RandomProjectionQuantizer(20, codebook_size=0)
+
+
+def test_span_mask_and_noise():
+    gen = torch.Generator().manual_seed(0)
+    mask = span_mask(4, 200, start_prob=0.05, span=10, generator=gen)
+    assert mask.shape == (4, 200) and mask.dtype == torch.bool
+    only = span_mask(1, 30, start_prob=0.0, span=5)
+    assert not only.any()
+    assert span_mask(1, 30, 1.0, 5).all()  # every frame starts a span
+    # a start at frame t masks t … t + span − 1: the first frames are masked only by their own start
+    starts_everywhere_but_zero = span_mask(1, 30, 1.0, 5)
+    assert starts_everywhere_but_zero[0, 0]
+    features = torch.randn(4, 200, 16)
+    masked = mask_with_noise(features, mask, std=0.1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(masked[~mask], features[~mask])
+    assert abs(float(masked[mask].std()) - 0.1) < 0.01
+    with pytest.raises(ValueError, match="mask"):
+        mask_with_noise(features, mask[:, :10])
+    with pytest.raises(ValueError, match="start_prob"):
+        span_mask(1, 10, 1.5, 2)
