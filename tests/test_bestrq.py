@@ -36,9 +36,15 @@ def test_span_mask_and_noise():
     only = span_mask(1, 30, start_prob=0.0, span=5)
     assert not only.any()
     assert span_mask(1, 30, 1.0, 5).all()  # every frame starts a span
-    # a start at frame t masks t … t + span − 1: the first frames are masked only by their own start
-    starts_everywhere_but_zero = span_mask(1, 30, 1.0, 5)
-    assert starts_everywhere_but_zero[0, 0]
+    # a span never reaches back: with a start probability just below 1, the frames masked are
+    # exactly those within span − 1 frames after some start
+    gen = torch.Generator().manual_seed(5)
+    starts = torch.rand(2, 40, generator=gen) < 0.1
+    small = span_mask(2, 40, 0.1, 3, generator=torch.Generator().manual_seed(5))
+    expected = starts.clone()
+    expected[:, 1:] |= starts[:, :-1]
+    expected[:, 2:] |= starts[:, :-2]
+    assert torch.equal(small, expected)
     features = torch.randn(4, 200, 16)
     masked = mask_with_noise(features, mask, std=0.1, generator=torch.Generator().manual_seed(1))
     assert torch.equal(masked[~mask], features[~mask])
