@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import anatomy, cnn, diffusion, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, stability, transformer, unet
+from nnanatomy.exercises import anatomy, cnn, diffusion, dit, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, stability, transformer, unet
 
 from test_notebook_conventions import ROOT
 
@@ -38,7 +38,7 @@ def _run(code: str, namespace: dict):
 
 CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm,
             "05_transformer.ipynb": transformer, "06_gpt.ipynb": gpt, "07_moe.ipynb": moe,
-            "09_unet.ipynb": unet, "10_diffusion.ipynb": diffusion, "13_reverbnet.ipynb": reverbnet, "a1_anatomy.ipynb": anatomy, "a2_stability.ipynb": stability, "a3_architecture_lab.ipynb": lab, "a4_scale_out.ipynb": scale_out}
+            "09_unet.ipynb": unet, "10_diffusion.ipynb": diffusion, "11_dit.ipynb": dit, "13_reverbnet.ipynb": reverbnet, "a1_anatomy.ipynb": anatomy, "a2_stability.ipynb": stability, "a3_architecture_lab.ipynb": lab, "a4_scale_out.ipynb": scale_out}
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 
 
@@ -167,3 +167,14 @@ def test_moe_checkers_reject_wrong_answers():
     assert "renormalise" in moe.check_router(no_renorm).message
     with pytest.raises(TypeError, match="tuple"):
         moe.check_moe_parameters(5)
+
+
+def test_dit_checkers_catch_the_usual_mistakes():
+    assert "1 + scale" in dit.check_modulate(lambda x, shift, scale: x * scale[:, None] + shift[:, None]).message
+    assert "token axis" in dit.check_modulate(lambda x, shift, scale: x[:, 0] * (1 + scale) + shift).message
+    assert "bias" in dit.check_adaln_parameters(64 * 6 * 64).message
+    wrong_order = lambda tokens, p, C: tokens.reshape(tokens.shape[0], 4, 4, C, p, p).permute(0, 3, 1, 4, 2, 5).reshape(tokens.shape[0], C, 8, 8)  # noqa: E731
+    assert not dit.check_unpatchify(wrong_order)
+    assert not dit.check_patch_shape((8, 128, 64))
+    assert dit.check_modulate(lambda x, shift, scale: x * (1 + scale[:, None]) + shift[:, None])
+

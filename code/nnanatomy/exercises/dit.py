@@ -6,11 +6,11 @@ from typing import Any
 
 import torch
 
-from ..models.dit import DiT, DiTBlock, DiTConfig, PatchEmbed
+from ..models.dit import DiT, DiTBlock, DiTConfig, PatchEmbed, modulate
 from ._common import check_int
 from ._report import CheckResult, not_answered, verdict
 
-__all__ = ["check_adaln_parameters", "check_patch_shape", "check_unpatchify"]
+__all__ = ["check_adaln_parameters", "check_modulate", "check_patch_shape", "check_unpatchify"]
 
 
 def check_patch_shape(answer: Any) -> CheckResult:
@@ -54,3 +54,24 @@ def check_unpatchify(fn: Any) -> CheckResult:
         return verdict(False, "the shape is right, the pixels are not where DiT puts them: token n is patch (n // g, n % g), "
                               "its vector ordered (row in patch, column in patch, channel).")
     return verdict(True, "equal to DiT.unpatchify.")
+
+
+def check_modulate(fn: Any) -> CheckResult:
+    """Exercise 4: ``fn(x (B, N, D), shift (B, D), scale (B, D))`` → ``x·(1 + scale) + shift``, per sample."""
+    if fn is None:
+        return not_answered("replace None with your function.")
+    if not callable(fn):
+        raise TypeError(f"pass your function, got {type(fn).__name__}")
+    gen = torch.Generator().manual_seed(0)
+    x, shift, scale = (torch.randn(shape, generator=gen) for shape in ((3, 5, 8), (3, 8), (3, 8)))
+    expected = modulate(x, shift, scale)
+    got = torch.as_tensor(fn(x.clone(), shift.clone(), scale.clone()))
+    if got.shape != expected.shape:
+        return verdict(False, f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: shift and scale are per sample, "
+                              "the same for all N tokens — give them a token axis.")
+    if torch.allclose(got, x * scale[:, None] + shift[:, None]):
+        return verdict(False, "multiply by (1 + scale), not scale: a zero scale must leave x unchanged.")
+    if not torch.allclose(got, expected, atol=1e-6):
+        return verdict(False, "the shape is right, the values are not: x·(1 + scale) + shift, "
+                              "with sample b's shift and scale applied to every token of sample b.")
+    return verdict(True, "equal to nnanatomy.models.dit.modulate.")
