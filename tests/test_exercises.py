@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import anatomy, cnn, diffusion, dit, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, stability, transformer, unet
+from nnanatomy.exercises import anatomy, cnn, diffusion, dit, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, separation, stability, transformer, unet
 
 from test_notebook_conventions import ROOT
 
@@ -38,7 +38,7 @@ def _run(code: str, namespace: dict):
 
 CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm,
             "05_transformer.ipynb": transformer, "06_gpt.ipynb": gpt, "07_moe.ipynb": moe,
-            "09_unet.ipynb": unet, "10_diffusion.ipynb": diffusion, "11_dit.ipynb": dit, "13_reverbnet.ipynb": reverbnet, "a1_anatomy.ipynb": anatomy, "a2_stability.ipynb": stability, "a3_architecture_lab.ipynb": lab, "a4_scale_out.ipynb": scale_out}
+            "09_unet.ipynb": unet, "10_diffusion.ipynb": diffusion, "11_dit.ipynb": dit, "12_aspp_separation.ipynb": separation, "13_reverbnet.ipynb": reverbnet, "a1_anatomy.ipynb": anatomy, "a2_stability.ipynb": stability, "a3_architecture_lab.ipynb": lab, "a4_scale_out.ipynb": scale_out}
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 
 
@@ -178,3 +178,9 @@ def test_dit_checkers_catch_the_usual_mistakes():
     assert not dit.check_patch_shape((8, 128, 64))
     assert dit.check_modulate(lambda x, shift, scale: x * (1 + scale[:, None]) + shift[:, None])
 
+
+def test_separation_checkers_catch_the_usual_mistakes():
+    assert "BatchNorm" in separation.check_separable_parameters((512 * 9 + 512 * 512, 512 * 512 * 9)).message
+    assert not separation.check_separable_parameters((512 * 512 * 9, 512 * 512 * 9))
+    assert not separation.check_windows(lambda n, window, offset: (offset, window - n % window + offset, math.ceil(n / window)))
+    assert "(w1 − w2) // 2" in separation.check_crop_center(lambda h1, h2: h1[..., : h2.shape[-1]]).message
