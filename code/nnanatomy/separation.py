@@ -13,7 +13,7 @@ The published inference of the cascaded ASPP vocal remover, step by step
 4. the instrument estimate takes the mixture's phase; the vocals are the mixture minus it;
 5. inverse STFT.
 
-Also here: the ideal ratio mask (the oracle that bounds any magnitude-mask method from above),
+Also here: the ideal ratio mask (the standard oracle, the upper reference for mask methods),
 SI-SDR, SDR through ``mir_eval``, and the training data and loss of the chapter.
 """
 
@@ -139,8 +139,8 @@ def separate(mix: np.ndarray | torch.Tensor, model: nn.Module, config: Spectrogr
 
 def ideal_ratio_mask(stems: MusicStems, config: SpectrogramConfig = SpectrogramConfig()) -> StereoSeparation:
     """The oracle: the instrument mask ``|A| / (|A| + |V|)`` computed from the true stems, applied
-    to the mixture like the network's mask. No magnitude mask with the mixture's phase does much
-    better, so it bounds what the network can reach."""
+    to the mixture like the network's mask — the standard upper reference for magnitude masks
+    that keep the mixture's phase (not the best mask possible, but near it)."""
     v, a = stft(stems.vocals, config), stft(stems.accompaniment, config)
     mix = v + a
     mask = a.abs() / (a.abs() + v.abs()).clamp_min(1e-8)
