@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from nnanatomy import display, plots, scratch, train
@@ -52,3 +53,20 @@ def test_history_round_trip():
     assert train.History.from_dict(hist.as_dict()) == hist
     with pytest.raises(ValueError, match="unknown"):
         train.History.from_dict({"bogus": []})
+
+
+def test_show_compact_displays_a_jpeg_and_closes_the_figure(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig, ax = plt.subplots()
+    ax.imshow(np.random.default_rng(0).random((64, 64)))
+    plots.show_compact(fig)
+    assert shown[0].format == "jpeg" and shown[0].data[:2] == b"\xff\xd8"  # the JPEG magic number
+    assert not plt.fignum_exists(fig.number)
+    with pytest.raises(ValueError, match="quality"):
+        plots.show_compact(plt.figure(), quality=100)
+    with pytest.raises(TypeError, match="Figure"):
+        plots.show_compact("figure")
+    plt.close("all")

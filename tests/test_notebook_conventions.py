@@ -82,7 +82,7 @@ def test_markers_outputs_and_hygiene(path):
         if re.search(r"\b(train\.fit|minibatch_fit)\(", src) and "def " not in src.split("fit(")[0].splitlines()[-1]:
             assert src.startswith("# NBVAL_IGNORE_OUTPUT"), f"cell {i} trains: its output varies, mark it NBVAL_IGNORE_OUTPUT"
         if "plt.subplots" in src or "plots.plot_" in src:
-            assert "plt.show()" in src, f"cell {i} draws a figure but does not end with plt.show()"
+            assert "plt.show()" in src or "plots.show_compact(" in src, f"cell {i} draws a figure but does not end with plt.show()"
         for out in cell.outputs:
             assert out.output_type != "error", f"cell {i} has an error output"
             text = json.dumps(out)
@@ -94,7 +94,8 @@ def test_markers_outputs_and_hygiene(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_figures_have_titles_and_axis_labels(path):
     for i, cell in enumerate(_read(path).cells):
-        if cell.cell_type == "code" and "plt.show()" in cell.source and "plots.plot_" not in cell.source:
+        shows = "plt.show()" in cell.source or "plots.show_compact(" in cell.source
+        if cell.cell_type == "code" and shows and "plots.plot_" not in cell.source:
             assert "title" in cell.source, f"cell {i}: every figure needs a title"
             gallery = 'axis("off")' in cell.source  # image galleries switch their axes off
             assert gallery or ("xlabel" in cell.source and "ylabel" in cell.source), f"cell {i}: label both axes"

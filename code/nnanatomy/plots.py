@@ -9,10 +9,31 @@ import matplotlib.pyplot as plt
 
 from .train import History
 
-__all__ = ["COLORS", "plot_history", "use_book_style"]
+__all__ = ["COLORS", "plot_history", "show_compact", "use_book_style"]
 
 #: Colour cycle of the book (colour-blind safe, readable on light and dark pages).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+
+
+def show_compact(fig: plt.Figure | None = None, quality: int = 85) -> None:
+    """Show a figure as a JPEG instead of a PNG, and close it.
+
+    For spectrograms and other photograph-like images, whose PNG is several times larger than
+    a JPEG that looks the same; line plots stay PNG (``plt.show()``).
+    """
+    import io
+
+    from IPython.display import Image, display
+
+    fig = plt.gcf() if fig is None else fig
+    if not isinstance(fig, plt.Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
+        raise ValueError(f"quality must be an int in [1, 95], got {quality!r}")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="jpeg"))
 
 
 def use_book_style() -> None:
