@@ -78,6 +78,8 @@ CASES = {
     "dit": (lambda: models.DiT(models.DiTConfig(hidden=32, depth=2)),
             (torch.randn(2, 1, 8, 8), torch.tensor([3, 50]), torch.tensor([1, 10]))),
     "vit": (lambda: models.lab.ViTClassifier(), (torch.randn(2, 1, 8, 8),)),
+    "conformer": (lambda: models.conformer.ConformerEncoder(models.conformer.ConformerConfig(input_dim=16, d_model=32, num_layers=2)),
+                  (torch.randn(2, 40, 16),)),
     # eval: in training the network also runs its two auxiliary heads, which summary (always eval) does not
     "uvr5-cascaded-aspp": (lambda: models.uvr5.CascadedASPPNet(256, width=1 / 8).eval(), (torch.rand(1, 2, 129, 32),)),
     "sequence-transformer": (lambda: models.lab.SequenceRegressor("transformer", hidden=16), (torch.randn(2, 12, 2),)),

@@ -1,6 +1,6 @@
 """PyTorch models of the course, one file per family; configs are dataclasses."""
 
-from . import diffusion, lab, pretrained, uvr5
+from . import bestrq, conformer, diffusion, lab, pretrained, uvr5
 from .cnn import CNNClassifier, CNNConfig
 from .deep import DeepMLP, DeepMLPConfig
 from .dit import DiT, DiTConfig
@@ -33,6 +33,8 @@ __all__ = [
     "TransformerConfig",
     "UNet",
     "UNetConfig",
+    "bestrq",
+    "conformer",
     "diffusion",
     "lab",
     "load_balancing_loss",
