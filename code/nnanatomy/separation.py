@@ -58,13 +58,22 @@ def _as_stereo(wave: np.ndarray | torch.Tensor, name: str = "wave") -> torch.Ten
 def stft(wave: np.ndarray | torch.Tensor, config: SpectrogramConfig = SpectrogramConfig()) -> torch.Tensor:
     """Complex spectrogram ``(channels, n_fft/2 + 1, frames)`` of ``(channels, samples)`` audio
     (Hann window, centred frames)."""
-    x = torch.as_tensor(wave).float()
+    if not isinstance(config, SpectrogramConfig):
+        raise TypeError(f"config must be a SpectrogramConfig, got {type(config).__name__}")
+    x = torch.as_tensor(wave)
+    if x.is_complex() or not x.is_floating_point() or x.ndim not in (1, 2):
+        raise ValueError(f"wave must be real floating-point audio (samples,) or (channels, samples), got {x.dtype} {tuple(x.shape)}")
+    x = x.float()
     return torch.stft(x, config.n_fft, config.hop, window=torch.hann_window(config.n_fft, device=x.device),
                       center=True, return_complex=True)
 
 
 def istft(spec: torch.Tensor, length: int, config: SpectrogramConfig = SpectrogramConfig()) -> torch.Tensor:
     """Inverse of :func:`stft`, cut to ``length`` samples."""
+    if not isinstance(spec, torch.Tensor) or not spec.is_complex():
+        raise ValueError(f"spec must be a complex spectrogram tensor, got {getattr(spec, 'dtype', type(spec).__name__)}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be a positive int, got {length!r}")
     return torch.istft(spec, config.n_fft, config.hop, window=torch.hann_window(config.n_fft, device=spec.device),
                        center=True, length=length)
 

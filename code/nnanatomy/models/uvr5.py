@@ -103,8 +103,11 @@ class Decoder(nn.Module):
         x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
         if skip is not None:
             x = torch.cat([x, crop_center(skip, x)], dim=1)
-        h = self.conv(x)
+        h = self._convolution()(x)
         return self.dropout(h) if self.dropout is not None else h
+
+    def _convolution(self) -> nn.Module:
+        return self.conv
 
 
 class ASPPModule(nn.Module):
@@ -261,12 +264,8 @@ class NewDecoder(Decoder):
         self.conv1 = self.conv
         del self.conv
 
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True)
-        if skip is not None:
-            x = torch.cat([x, crop_center(skip, x)], dim=1)
-        h = self.conv1(x)
-        return self.dropout(h) if self.dropout is not None else h
+    def _convolution(self) -> nn.Module:
+        return self.conv1
 
 
 class NewASPPModule(nn.Module):
