@@ -53,3 +53,50 @@ def test_span_mask_and_noise():
         mask_with_noise(features, mask[:, :10])
     with pytest.raises(ValueError, match="start_prob"):
         span_mask(1, 10, 1.5, 2)
+
+
+def _tiny_bestrq(**kw):
+    from nnanatomy.models.bestrq import BestRQ
+    from nnanatomy.models.conformer import ConformerConfig
+
+    return BestRQ(ConformerConfig(input_dim=16, d_model=32, num_heads=4, num_layers=2, kernel_size=5, dropout=0.0),
+                  codebook_size=32, code_dim=8, **kw)
+
+
+def test_bestrq_loss_scores_masked_frames_only():
+    torch.manual_seed(0)
+    model = _tiny_bestrq(mask_prob=0.1, mask_span=4)
+    x, lengths = torch.randn(3, 40, 16), torch.tensor([40, 33, 20])
+    loss, info = model.loss(x, lengths, generator=torch.Generator().manual_seed(2))
+    logits, targets, selected, mask = info["logits"], info["targets"], info["selected"], info["mask"]
+    assert logits.shape == (3, 10, 32) and targets.shape == (3, 10)  # logits for every encoder frame
+    assert torch.equal(targets, model.quantizer(x))  # the labels come from the clean features
+    assert not mask[1, 33:].any() and not mask[2, 20:].any()  # padding is never masked
+    assert not selected[2, 5:].any()  # labels need four real frames
+    assert torch.equal(selected, mask[:, :40].reshape(3, 10, 4).any(-1) & (torch.arange(10)[None] < (lengths // 4)[:, None]))
+    expected = F.cross_entropy(logits[selected], targets[selected])
+    assert torch.allclose(loss, expected)
+    # changing an unmasked frame's target changes nothing in the loss: only masked frames count
+    loss.backward()
+    head_grad = model.head.weight.grad.clone()
+    assert head_grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="mask_prob"):
+        _tiny_bestrq(mask_prob=0.0)
+    with pytest.raises(TypeError, match="ConformerConfig"):
+        from nnanatomy.models.bestrq import BestRQ
+        BestRQ(encoder_config={"d_model": 8})
+
+
+def test_bestrq_masked_input_is_noise_and_quantizer_untouched_by_training():
+    torch.manual_seed(1)
+    model = _tiny_bestrq()
+    before = (model.quantizer.projection.clone(), model.quantizer.codebook.clone())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(2, 48, 16)
+    for _ in range(2):
+        loss, _ = model.loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert torch.equal(model.quantizer.projection, before[0]) and torch.equal(model.quantizer.codebook, before[1])
+    assert all(name.startswith(("encoder.", "head.")) for name, _ in model.named_parameters())

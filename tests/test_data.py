@@ -211,3 +211,28 @@ def test_phone_corpus_labels_the_frames():
     assert energy[vowel].mean() > 10 * energy[utt.labels == silence].mean()
     with pytest.raises(ValueError, match="snr_db"):
         data.phone_corpus(2, snr_db=(30.0, 10.0))
+
+
+def test_phone_corpus_hard_settings_glide_tilt_and_errors():
+    plain = data.phone_corpus(3, n_speakers=2, units_per_utterance=10, seed=4, snr_db=(60.0, 60.0))
+    glided = data.phone_corpus(3, n_speakers=2, units_per_utterance=10, seed=4, snr_db=(60.0, 60.0), glide=0.5)
+    for a, b in zip(plain, glided):
+        np.testing.assert_array_equal(a.labels, b.labels)  # same units and durations: only the sound changes
+    assert any(not np.allclose(a.wave, b.wave) for a, b in zip(plain, glided))
+    # a tilt of +6 dB/octave lifts the top of the spectrum relative to the bottom
+    flat = data.phone_corpus(2, n_speakers=1, units_per_utterance=10, seed=5, snr_db=(60.0, 60.0))
+    bright = data.phone_corpus(2, n_speakers=1, units_per_utterance=10, seed=5, snr_db=(60.0, 60.0), tilt_db=(6.0, 6.0))
+
+    def high_to_low(wave):
+        power = np.abs(np.fft.rfft(wave)) ** 2
+        freqs = np.fft.rfftfreq(len(wave), 1 / 16000)
+        return power[freqs > 3000].sum() / power[freqs < 1000].sum()
+
+    assert high_to_low(bright[0].wave) > 4 * high_to_low(flat[0].wave)
+    assert data.PHONE_KINDS["a"] == "vowel" and data.PHONE_KINDS["sil"] == "silence" and len(data.PHONE_KINDS) == 22
+    with pytest.raises(ValueError, match="formant_scale"):
+        data.phone_corpus(2, formant_scale=(1.2, 0.8))
+    with pytest.raises(ValueError, match="glide"):
+        data.phone_corpus(2, glide=1.0)
+    with pytest.raises(ValueError, match="tilt_db"):
+        data.phone_corpus(2, tilt_db=(3.0,))

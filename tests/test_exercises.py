@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
-from nnanatomy.exercises import anatomy, cnn, diffusion, dit, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, separation, stability, transformer, unet
+from nnanatomy.exercises import anatomy, cnn, diffusion, dit, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, separation, speech, stability, transformer, unet
 
 from test_notebook_conventions import ROOT
 
@@ -38,6 +38,7 @@ def _run(code: str, namespace: dict):
 
 CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_lstm.ipynb": lstm,
             "05_transformer.ipynb": transformer, "06_gpt.ipynb": gpt, "07_moe.ipynb": moe,
+            "08a_bestrq.ipynb": speech, "08b_hubert.ipynb": speech,
             "09_unet.ipynb": unet, "10_diffusion.ipynb": diffusion, "11_dit.ipynb": dit, "12_aspp_separation.ipynb": separation, "13_reverbnet.ipynb": reverbnet, "a1_anatomy.ipynb": anatomy, "a2_stability.ipynb": stability, "a3_architecture_lab.ipynb": lab, "a4_scale_out.ipynb": scale_out}
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 

@@ -8,9 +8,15 @@ checkpoints for the quality measurements. Reproduce them exactly (CPU, 2 threads
     .venv/bin/python tools/train_checkpoints.py unet-text   --steps 16000 --seed 0
     .venv/bin/python tools/train_checkpoints.py dit-class   --steps 16000 --seed 0
     .venv/bin/python tools/train_checkpoints.py uvr5-narrow --steps 2000 --seed 0 --threads 1
+    .venv/bin/python tools/train_checkpoints.py bestrq-conformer --steps 2000 --seed 0 --threads 1
+    .venv/bin/python tools/train_checkpoints.py hubert-iter1 --steps 2000 --seed 0 --threads 1
+    .venv/bin/python tools/train_checkpoints.py hubert-iter2 --steps 2000 --seed 0 --threads 1
 
-The last is chapter 12's vocal remover: the published cascaded ASPP network at 1/8 of its
-width, trained on synthetic songs (``data.music_stems``) with the auxiliary losses.
+uvr5-narrow is chapter 12's vocal remover: the published cascaded ASPP network at 1/8 of its
+width, trained on synthetic songs (``data.music_stems``) with the auxiliary losses. The last
+three are chapter 08's self-supervised speech encoders, pre-trained on ``speech.corpus("pretrain")``
+(``speech.PRETRAINING``); hubert-iter2 needs hubert-iter1 (its targets are k-means clusters of
+iteration 1's features).
 
 Each writes ``code/nnanatomy/checkpoints/<name>.pt``, shipped inside the package so that Colab
 finds it too (exponential-moving-average weights, the training
@@ -79,7 +85,8 @@ def train_separator(args) -> tuple[torch.nn.Module, train.History, float, int]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=["unet-uncond", "unet-text", "dit-class", "uvr5-narrow"])
+    parser.add_argument("name", choices=["unet-uncond", "unet-text", "dit-class", "uvr5-narrow", "bestrq-conformer",
+                                         "hubert-iter1", "hubert-iter2"])
     parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (recorded in the checkpoint)")
@@ -91,6 +98,8 @@ def main(argv: list[str]) -> int:
         from nnanatomy.separation import TRAINING_SETUP
 
         extra = {"batch_size": TRAINING_SETUP["batch_size"], "setup": TRAINING_SETUP}
+    elif args.name in ("bestrq-conformer", "hubert-iter1", "hubert-iter2"):
+        model, history, seconds, steps, extra = train_speech(args)
     else:
         model, history, seconds, steps = train_diffusion(args)
         extra = {"batch_size": BATCH}
@@ -103,6 +112,37 @@ def main(argv: list[str]) -> int:
     })
     print(f"wrote {out.relative_to(ROOT)}: {steps} steps in {seconds:.0f} s, {out.stat().st_size / 1e6:.2f} MB")
     return 0
+
+
+def train_speech(args):
+    """Chapter 08: BEST-RQ or one HuBERT iteration on the pre-training utterances."""
+    import numpy as np
+
+    from nnanatomy import speech
+    from nnanatomy.models.pretrained import load_pretrained
+
+    setup = speech.PRETRAINING
+    utterances = speech.corpus("pretrain")
+    features, (mean, std) = speech.log_mel_features(utterances, n_mels=setup["n_mels"])
+    extra = {"batch_size": setup["batch_size"], "setup": setup, "feature_mean": mean.tolist(), "feature_std": std.tolist()}
+    targets = None
+    if args.name == "hubert-iter1":  # k-means on MFCC + deltas
+        frames = speech.mfcc_features(utterances)
+        clusters = speech.kmeans(frames, setup["mfcc_clusters"], seed=setup["kmeans_seed"])
+        targets = [clusters.predict(f) for f in frames]
+    elif args.name == "hubert-iter2":  # k-means on a block of iteration 1
+        teacher, _ = load_pretrained("hubert-iter1")
+        frames = speech.layer_features(teacher.encoder, features, setup["iter2_layer"])
+        clusters = speech.kmeans(frames, setup["iter2_clusters"], seed=setup["kmeans_seed"])
+        targets = [clusters.predict(f) for f in frames]
+    if targets is not None:
+        labels = np.concatenate([speech.encoder_labels(u) for u in utterances])
+        extra["target_quality"] = speech.cluster_quality(labels, np.concatenate(targets))
+    model = build(args.name)
+    batches = speech.UtteranceBatches(features, targets, batch_size=setup["batch_size"], seed=args.seed)
+    history, seconds = speech.pretrain(model, batches, args.steps, lr=setup["lr"], seed=args.seed, log_every=10)
+    steps = max(1, round(args.steps / len(batches))) * len(batches)
+    return model, history, seconds, steps, extra
 
 
 def train_diffusion(args) -> tuple[torch.nn.Module, train.History, float, int]:

@@ -8,7 +8,7 @@ from .graphs import Graph, sbm_graph
 from .images import CAPTION_WORDS, NUMBER_WORDS, Split, digit_captions, digits, null_captions
 from .loaders import tensor_loader
 from .music import MusicStems, music_stems
-from .phones import PHONE_UNITS, PhoneUtterance, phone_corpus
+from .phones import PHONE_KINDS, PHONE_UNITS, PhoneUtterance, phone_corpus
 from .scaling import Standardizer
 from .sequences import adding_problem, reverb_regression
 from .shapes import SHAPE_CLASSES, shapes_segmentation
@@ -24,6 +24,7 @@ __all__ = [
     "CharVocab",
     "Grammar",
     "MusicStems",
+    "PHONE_KINDS",
     "PHONE_UNITS",
     "PhoneUtterance",
     "Graph",

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import check_count, check_seed
 
-__all__ = ["PHONE_UNITS", "PhoneUtterance", "phone_corpus"]
+__all__ = ["PHONE_KINDS", "PHONE_UNITS", "PhoneUtterance", "phone_corpus"]
 
 # name → (kind, parameters). Formants (F1, F2, F3) in Hz for an average adult speaker;
 # noise bands (low, high) in Hz.
@@ -34,6 +34,8 @@ _UNITS: dict[str, tuple[str, tuple]] = {
 }
 #: the unit names; a frame label is an index into this tuple
 PHONE_UNITS: tuple[str, ...] = tuple(_UNITS)
+#: unit name → its kind ("vowel", "nasal", "approximant", "fricative", "voiced fricative", "plosive", "silence")
+PHONE_KINDS: dict[str, str] = {name: kind for name, (kind, _) in _UNITS.items()}
 _VOICED = {"vowel", "nasal", "approximant"}
 
 
@@ -59,16 +61,21 @@ def _band_noise(n: int, sr: int, rng: np.random.Generator, low: float, high: flo
 
 
 def _voiced(n: int, sr: int, f0: np.ndarray, formants: np.ndarray, bandwidth: float) -> np.ndarray:
+    """Harmonics of the pitch contour ``f0`` (n,), each weighted by resonances at ``formants``:
+    ``(3,)`` fixed, or ``(3, n)`` moving (a glide)."""
     phase = 2 * np.pi * np.cumsum(f0) / sr
-    wave = np.zeros(n)
-    for k in range(1, int(0.45 * sr / f0.min()) + 1):
-        freq = k * f0
-        gain = sum(1.0 / (1.0 + ((freq - f) / (bandwidth * (1 + j))) ** 2) / (1 + j) for j, f in enumerate(formants))
-        wave += np.where(freq < 0.45 * sr, (gain + 0.01) * np.sin(k * phase), 0.0)
+    k = np.arange(1, int(0.45 * sr / f0.min()) + 1)[:, None]  # (K, 1) harmonic numbers
+    freq = k * f0[None]  # (K, n)
+    formants = np.asarray(formants, dtype=np.float64).reshape(3, -1)
+    gain = sum(1.0 / (1.0 + ((freq - formants[j][None]) / (bandwidth * (1 + j))) ** 2) / (1 + j) for j in range(3))
+    wave = np.where(freq < 0.45 * sr, (gain + 0.01) * np.sin(k * phase[None]), 0.0).sum(0)
     return wave / (np.sqrt(np.mean(wave**2)) + 1e-12)
 
 
-def _unit_wave(name: str, n: int, sr: int, rng: np.random.Generator, f0: np.ndarray, scale: float) -> np.ndarray:
+def _unit_wave(name: str, n: int, sr: int, rng: np.random.Generator, f0: np.ndarray, scale: float,
+               previous: str | None = None, glide: float = 0.0) -> np.ndarray:
+    """One unit's samples. A voiced unit after a voiced ``previous`` one starts at the previous
+    unit's formants and glides to its own over the first ``glide`` of its length (coarticulation)."""
     kind, params = _UNITS[name]
     if kind == "silence":
         return np.zeros(n)
@@ -79,7 +86,14 @@ def _unit_wave(name: str, n: int, sr: int, rng: np.random.Generator, f0: np.ndar
         envelope[-ramp:] = np.linspace(1, 0, ramp)
     if kind in _VOICED:
         level = {"vowel": 1.0, "nasal": 0.45, "approximant": 0.6}[kind]
-        wave = level * _voiced(n, sr, f0, scale * np.array(params, dtype=np.float64), 60.0 if kind == "vowel" else 90.0)
+        target = scale * np.array(params, dtype=np.float64)
+        formants = target
+        if glide > 0 and previous is not None and _UNITS[previous][0] in _VOICED:
+            moving = max(1, int(glide * n))
+            weight = np.minimum(np.arange(n) / moving, 1.0)
+            start = scale * np.array(_UNITS[previous][1], dtype=np.float64)
+            formants = start[:, None] + (target - start)[:, None] * weight[None]
+        wave = level * _voiced(n, sr, f0, formants, 60.0 if kind == "vowel" else 90.0)
     elif kind == "fricative":
         wave = (0.35 if name in ("f", "h") else 0.6) * _band_noise(n, sr, rng, scale * params[0], scale * params[1])
     elif kind == "voiced fricative":
@@ -101,12 +115,18 @@ def _durations(name: str, rng: np.random.Generator) -> float:
 
 
 def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utterance: int = 16, sample_rate: int = 16000,
-                 hop_length: int = 160, snr_db: tuple[float, float] = (20.0, 35.0), seed: int = 0) -> list[PhoneUtterance]:
+                 hop_length: int = 160, snr_db: tuple[float, float] = (20.0, 35.0),
+                 formant_scale: tuple[float, float] = (0.85, 1.2), tilt_db: tuple[float, float] = (0.0, 0.0),
+                 glide: float = 0.0, seed: int = 0) -> list[PhoneUtterance]:
     """Utterances of random syllables (consonant–vowel–consonant patterns) over 22 known units.
 
-    Speakers differ in pitch (85–250 Hz) and in a formant scale (0.85–1.2, vocal-tract length);
-    each utterance has a falling pitch contour with random wiggles, starts and ends with silence,
-    and gets white noise at a signal-to-noise ratio drawn from ``snr_db``. Frame ``f`` is labelled
+    Speakers differ in pitch (85–250 Hz) and in a formant scale drawn from ``formant_scale``
+    (vocal-tract length); each utterance has a falling pitch contour with random wiggles, starts
+    and ends with silence, passes through a "microphone" whose spectral tilt (dB per octave
+    around 1 kHz) is drawn from ``tilt_db``, and gets white noise at a signal-to-noise ratio
+    drawn from ``snr_db``. With ``glide > 0`` a voiced unit after a voiced unit glides from the
+    previous unit's formants to its own over that fraction of its length (coarticulation: its
+    first frames sound like their neighbour, as in real speech). Frame ``f`` is labelled
     with the unit sounding at sample ``f · hop_length`` (the centre of a centred STFT frame).
     """
     check_count("n_utterances", n_utterances)
@@ -114,10 +134,15 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
     check_count("units_per_utterance", units_per_utterance, 2)
     sr = check_count("sample_rate", sample_rate, 8000)
     hop = check_count("hop_length", hop_length)
-    if len(snr_db) != 2 or snr_db[0] > snr_db[1]:
-        raise ValueError(f"snr_db must be (low, high) with low <= high, got {snr_db!r}")
+    for name, pair in (("snr_db", snr_db), ("formant_scale", formant_scale), ("tilt_db", tilt_db)):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or pair[0] > pair[1]:
+            raise ValueError(f"{name} must be (low, high) with low <= high, got {pair!r}")
+    if formant_scale[0] <= 0:
+        raise ValueError(f"formant_scale must be positive, got {formant_scale!r}")
+    if not 0.0 <= glide < 1.0:
+        raise ValueError(f"glide must be in [0, 1), got {glide!r}")
     rng = np.random.default_rng(check_seed(seed))
-    speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(0.85, 1.2))) for _ in range(n_speakers)]
+    speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(*formant_scale))) for _ in range(n_speakers)]
     vowels = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
     consonants = [u for u in PHONE_UNITS if _UNITS[u][0] not in ("vowel", "silence")]
     utterances = []
@@ -137,10 +162,15 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
         wave = np.zeros(total)
         sample_labels = np.zeros(total, dtype=np.int64)
         start = 0
-        for name, length in zip(names, lengths):
-            wave[start:start + length] = _unit_wave(name, length, sr, rng, contour[start:start + length], scale)
+        for i, (name, length) in enumerate(zip(names, lengths)):
+            wave[start:start + length] = _unit_wave(name, length, sr, rng, contour[start:start + length], scale,
+                                                    names[i - 1] if i else None, glide)
             sample_labels[start:start + length] = PHONE_UNITS.index(name)
             start += length
+        if tilt_db[0] != 0 or tilt_db[1] != 0:
+            tilt = rng.uniform(*tilt_db)
+            freqs = np.maximum(np.fft.rfftfreq(total, 1 / sr), 62.5)
+            wave = np.fft.irfft(np.fft.rfft(wave) * 10 ** (tilt * np.log2(freqs / 1000) / 20), total)
         power = np.mean(wave**2)
         snr = rng.uniform(*snr_db)
         wave = wave + rng.normal(size=total) * np.sqrt(power / 10 ** (snr / 10))

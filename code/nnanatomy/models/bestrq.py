@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["RandomProjectionQuantizer", "mask_with_noise", "span_mask"]
+from .conformer import ConformerConfig, ConformerEncoder
+
+__all__ = ["BestRQ", "RandomProjectionQuantizer", "mask_with_noise", "span_mask"]
 
 
 class RandomProjectionQuantizer(nn.Module):
@@ -72,3 +74,51 @@ def mask_with_noise(features: torch.Tensor, mask: torch.Tensor, std: float = 0.1
         raise ValueError(f"mask must be a bool tensor of shape {tuple(features.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
     noise = torch.randn(features.shape, generator=generator, dtype=features.dtype) * std
     return torch.where(mask[..., None], noise.to(features.device), features)
+
+
+class BestRQ(nn.Module):
+    """BEST-RQ pre-training: the frozen quantizer labels the clean features, the Conformer reads
+    the noise-masked features, a Linear head predicts a label for **every** encoder frame, and the
+    cross-entropy keeps only the masked ones.
+
+    Frames: the encoder subsamples by 4 and the quantizer stacks 4 frames, so encoder frame ``t``
+    is predicted against the code of input frames ``4t … 4t+3``; it counts as masked when any of
+    those four frames was masked.
+    """
+
+    def __init__(self, encoder_config: ConformerConfig | None = None, codebook_size: int = 1024, code_dim: int = 16,
+                 quantizer_seed: int = 0, mask_prob: float = 0.04, mask_span: int = 12, noise_std: float = 0.1) -> None:
+        super().__init__()
+        encoder_config = ConformerConfig() if encoder_config is None else encoder_config
+        if not isinstance(encoder_config, ConformerConfig):
+            raise TypeError(f"encoder_config must be a ConformerConfig, got {type(encoder_config).__name__}")
+        if not 0.0 < mask_prob <= 1.0:
+            raise ValueError(f"mask_prob must be in (0, 1], got {mask_prob}")
+        if isinstance(mask_span, bool) or not isinstance(mask_span, int) or mask_span < 1:
+            raise ValueError(f"mask_span must be a positive int, got {mask_span!r}")
+        self.quantizer = RandomProjectionQuantizer(encoder_config.input_dim, 4, codebook_size, code_dim, quantizer_seed)
+        self.encoder = ConformerEncoder(encoder_config)
+        self.head = nn.Linear(encoder_config.d_model, codebook_size)
+        self.mask_prob, self.mask_span, self.noise_std = mask_prob, mask_span, noise_std
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits ``(B, T', codebook_size)`` for every encoder frame, and the padding mask."""
+        h, padding = self.encoder(features, lengths)
+        return self.head(h), padding
+
+    def loss(self, features: torch.Tensor, lengths: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mask, predict, and score the masked frames: ``(loss, {logits, targets, selected, mask})``."""
+        b, t, _ = features.shape
+        targets = self.quantizer(features)  # (B, T // 4), from the clean features
+        mask = span_mask(b, t, self.mask_prob, self.mask_span, generator=generator).to(features.device)
+        if lengths is not None:
+            mask &= torch.arange(t, device=features.device)[None] < lengths.to(features.device)[:, None]
+        logits, _ = self(mask_with_noise(features, mask, self.noise_std, generator=generator), lengths)
+        n = min(logits.shape[1], targets.shape[1])
+        usable = n * 4
+        selected = mask[:, :usable].reshape(b, n, 4).any(-1)
+        if lengths is not None:  # a label needs four real frames
+            selected &= torch.arange(n, device=features.device)[None] < (lengths.to(features.device) // 4)[:, None]
+        loss = F.cross_entropy(logits[:, :n][selected], targets[:, :n][selected])
+        return loss, {"logits": logits, "targets": targets, "selected": selected, "mask": mask}

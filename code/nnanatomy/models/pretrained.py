@@ -1,4 +1,4 @@
-"""The small pretrained models of chapters 10–12: their architectures, and loading
+"""The small pretrained models of chapters 08 and 10–12: their architectures, and loading
 the checkpoints shipped inside the package (``nnanatomy/checkpoints/*.pt``, made by
 ``tools/train_checkpoints.py`` with the exact command stored in each file)."""
 
@@ -11,7 +11,10 @@ import torch
 from torch import nn
 
 from ..data.images import CAPTION_WORDS
+from .bestrq import BestRQ
+from .conformer import ConformerConfig
 from .dit import DiT, DiTConfig
+from .hubert import HuBERT, HuBERTConfig
 from .unet import UNet, UNetConfig
 from .uvr5 import CascadedASPPNet
 
@@ -23,6 +26,9 @@ CHECKPOINTS = {
     "unet-text": "U-Net noise predictor conditioned on a caption by cross-attention (chapters 10, 11)",
     "dit-class": "DiT noise predictor conditioned on the class label by adaLN-Zero (chapter 11)",
     "uvr5-narrow": "the cascaded ASPP vocal remover at 1/8 width, n_fft 512, on synthetic songs (chapter 12)",
+    "bestrq-conformer": "BEST-RQ: a 4-block Conformer pre-trained on the phone corpus's random-projection labels (chapter 08)",
+    "hubert-iter1": "HuBERT iteration 1: predicts k-means clusters (100) of MFCC + deltas (chapter 08)",
+    "hubert-iter2": "HuBERT iteration 2: predicts k-means clusters (100) of iteration 1's layer-2 features (chapter 08)",
 }
 
 
@@ -37,6 +43,12 @@ def build(name: str) -> nn.Module:
         return DiT(DiTConfig(image_size=8, patch=2, hidden=64, depth=4, num_heads=4))
     if name == "uvr5-narrow":
         return CascadedASPPNet(512, width=1 / 8)
+    if name == "bestrq-conformer":
+        return BestRQ(ConformerConfig(input_dim=64, d_model=96, num_heads=4, num_layers=4, kernel_size=15), codebook_size=1024)
+    if name == "hubert-iter1":
+        return HuBERT(HuBERTConfig(num_clusters=100))
+    if name == "hubert-iter2":
+        return HuBERT(HuBERTConfig(num_clusters=100))
     raise ValueError(f"unknown checkpoint {name!r}; available: {sorted(CHECKPOINTS)}")
 
 

@@ -1,0 +1,145 @@
+"""Checkers for the exercises of chapter 08 (Best-RQ and HuBERT)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import speech
+from ..models.bestrq import RandomProjectionQuantizer, span_mask
+from ..models.conformer import ConvModule
+from ._common import check_int
+from ._report import CheckResult, not_answered, verdict
+
+__all__ = ["check_conv_module_parameters", "check_cosine_logits", "check_masked_fraction", "check_masked_loss", "check_pnmi",
+           "check_quantizer"]
+
+
+def _callable(fn: Any) -> CheckResult | None:
+    if fn is None:
+        return not_answered("replace None with your function.")
+    if not callable(fn):
+        raise TypeError(f"pass your function, got {type(fn).__name__}")
+    return None
+
+
+def check_quantizer(fn: Any) -> CheckResult:
+    """08a, exercise 1: ``fn(features (T, D), projection (4·D, c), codebook (K, c))`` → ``(T // 4,)``
+    labels, as BEST-RQ's random-projection quantizer computes them."""
+    early = _callable(fn)
+    if early is not None:
+        return early
+    q = RandomProjectionQuantizer(12, stack=4, codebook_size=40, code_dim=6, seed=7)
+    gen = torch.Generator().manual_seed(1)
+    for frames in (16, 23):
+        x = torch.randn(frames, 12, generator=gen)
+        expected = q(x[None])[0]
+        got = torch.as_tensor(np.asarray(fn(x, q.projection, q.codebook))).long().reshape(-1)
+        if got.shape != expected.shape:
+            return verdict(False, f"{frames} frames give {len(expected)} labels (stacks of 4, the remainder dropped), got {tuple(got.shape)}.")
+        if not torch.equal(got, expected):
+            raw = (x[: len(expected) * 4].reshape(-1, 48) @ q.projection @ q.codebook.T).argmax(-1)
+            if torch.equal(got, raw):
+                return verdict(False, "normalise the projected vectors before the nearest-code search (the codes are unit vectors).")
+            return verdict(False, "stack 4 consecutive frames (a 4·D vector), project, l2-normalise, take the nearest code.")
+    return verdict(True, "the labels match: a frozen matrix, a frozen codebook, no training anywhere.")
+
+
+def check_conv_module_parameters(answer: Any) -> CheckResult:
+    """08a, exercise 2: parameters of the Conformer convolution module at ``d_model = 96``, kernel 15."""
+    if answer is None:
+        return not_answered("replace None with an int.")
+    got = check_int(answer)
+    want = sum(p.numel() for p in ConvModule(96, 15, 0.0).parameters())
+    if got == want:
+        return verdict(True, f"{want:,}: the depthwise convolution, which gives the module its reach in time, "
+                             f"is only {96 * 15 + 96:,} of them; the two pointwise convolutions hold {96 * 192 + 192 + 96 * 96 + 96:,}.")
+    if got == want - 2 * 96 - 2 * 96:
+        return verdict(False, "count the LayerNorm's and the BatchNorm's γ and β (2 · 96 each).")
+    if got == want - 96 * 96 - 96:
+        return verdict(False, "the GLU halves 2d channels back to d; a second pointwise convolution (d → d) follows the Swish.")
+    return verdict(False, f"{got:,} is not it: LayerNorm, pointwise 96 → 192 (with bias), GLU (no parameters), "
+                          "depthwise kernel 15 (one filter per channel, with bias), BatchNorm, pointwise 96 → 96 (with bias).")
+
+
+def check_masked_fraction(fn: Any) -> CheckResult:
+    """08b, exercise 1: ``fn(start_prob, span)`` → the expected fraction of masked frames far from
+    the start of an utterance, for spans that may overlap."""
+    early = _callable(fn)
+    if early is not None:
+        return early
+    gen = torch.Generator().manual_seed(0)
+    for p, span in ((0.08, 10), (0.2, 3), (0.04, 12)):
+        got = float(fn(p, span))
+        exact = 1 - (1 - p) ** span
+        if abs(got - exact) > 1e-9:
+            if abs(got - min(1.0, p * span)) < 1e-9:
+                return verdict(False, f"p · span = {p * span:.2f} counts overlapping spans twice; a frame is masked "
+                                      "unless none of the span frames before it (itself included) started a span.")
+            return verdict(False, f"for start_prob {p} and span {span}: got {got:.4f}, expected {exact:.4f}.")
+        measured = float(span_mask(64, 2000, p, span, generator=gen)[:, span:].float().mean())
+        assert abs(measured - exact) < 0.02, (measured, exact)
+    return verdict(True, "1 − (1 − p)^span — HuBERT's 0.08 and 10 mask about 57 % of the frames; "
+                         "span_mask measures the same.")
+
+
+def check_pnmi(fn: Any) -> CheckResult:
+    """08b, exercise 2: ``fn(phones, clusters)`` → PNMI = I(phone; cluster) / H(phone)."""
+    early = _callable(fn)
+    if early is not None:
+        return early
+    rng = np.random.default_rng(3)
+    for n_phones, n_clusters in ((5, 9), (4, 2)):
+        phones = rng.integers(0, n_phones, 500)
+        clusters = np.where(rng.random(500) < 0.6, phones % n_clusters, rng.integers(0, n_clusters, 500))
+        expected = speech.cluster_quality(phones, clusters)["pnmi"]
+        got = float(fn(phones, clusters))
+        if abs(got - expected) > 1e-6:
+            return verdict(False, f"got {got:.4f}, expected {expected:.4f}: build the joint distribution p(phone, cluster) "
+                                  "from counts, then Σ p(y,z) log p(y,z) / (p(y) p(z)) divided by −Σ p(y) log p(y).")
+    return verdict(True, "PNMI as the HuBERT paper defines it: the share of the phone's uncertainty that the cluster removes.")
+
+
+def check_masked_loss(fn: Any) -> CheckResult:
+    """08a, exercise 3: ``fn(logits (B, T, K), targets (B, T), selected (B, T) bool)`` → the mean
+    cross-entropy over the selected (masked) frames only."""
+    early = _callable(fn)
+    if early is not None:
+        return early
+    gen = torch.Generator().manual_seed(4)
+    logits = torch.randn(3, 10, 7, generator=gen)
+    targets = torch.randint(0, 7, (3, 10), generator=gen)
+    selected = torch.rand(3, 10, generator=gen) < 0.4
+    expected = torch.nn.functional.cross_entropy(logits[selected], targets[selected])
+    got = torch.as_tensor(fn(logits, targets, selected), dtype=torch.float32)
+    if got.numel() != 1:
+        return verdict(False, f"return one number (the mean over the selected frames), got shape {tuple(got.shape)}.")
+    if torch.allclose(got, torch.nn.functional.cross_entropy(logits.reshape(-1, 7), targets.reshape(-1)), atol=1e-5):
+        return verdict(False, "that is the loss over every frame: keep only the selected (masked) frames.")
+    if not torch.allclose(got, expected, atol=1e-5):
+        return verdict(False, f"got {float(got):.4f}, expected {float(expected):.4f}: index logits and targets with the "
+                              "boolean mask, then the mean cross-entropy.")
+    return verdict(True, "only the masked frames count; the others' logits get exactly zero gradient.")
+
+
+def check_cosine_logits(fn: Any) -> CheckResult:
+    """08b, exercise 3: ``fn(projected (N, c), embeddings (K, c), temperature)`` → ``(N, K)``
+    cosine similarities divided by the temperature (HuBERT's head)."""
+    early = _callable(fn)
+    if early is not None:
+        return early
+    gen = torch.Generator().manual_seed(5)
+    z, e = torch.randn(6, 4, generator=gen) * 3, torch.randn(5, 4, generator=gen)
+    expected = torch.nn.functional.cosine_similarity(z[:, None], e[None], dim=-1) / 0.1
+    got = torch.as_tensor(fn(z, e, 0.1), dtype=torch.float32)
+    if got.shape != expected.shape:
+        return verdict(False, f"expected shape {tuple(expected.shape)} (frames × clusters), got {tuple(got.shape)}.")
+    if torch.allclose(got, z @ e.T / 0.1, atol=1e-4):
+        return verdict(False, "normalise both the projected frames and the embeddings to unit length first.")
+    if torch.allclose(got, expected * 0.1, atol=1e-5):
+        return verdict(False, "divide by the temperature.")
+    if not torch.allclose(got, expected, atol=1e-4):
+        return verdict(False, "cosine similarity of every frame with every cluster embedding, divided by the temperature.")
+    return verdict(True, "logits bounded by ±1/τ; a small τ sharpens the softmax over the clusters.")

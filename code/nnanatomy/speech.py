@@ -1,0 +1,276 @@
+"""Chapter 08's measuring kit: features of the phone corpus, self-supervised pre-training,
+and the two ways the HuBERT paper judges a representation against known phones.
+
+- **Features.** Log-mel frames (normalised with the training set's statistics) for the
+  encoders; MFCC + Δ + ΔΔ (39 numbers) for HuBERT's first teacher. Encoders subsample time
+  by 4 (10 ms → 40 ms); encoder frame ``t`` is centred on input frame ``4t`` and carries that
+  frame's phone label (:func:`encoder_labels`).
+- **Pre-training.** :func:`pretrain` runs the book's ``train.fit`` over padded batches of
+  utterances with the model's own masked loss (``BestRQ.loss`` or ``HuBERT.loss``).
+- **Linear probe.** A multinomial logistic regression on frozen frame features, trained on one
+  set of utterances and scored on another: how linearly the phones can be read out.
+- **Cluster quality.** For frames with phone ``y`` and cluster ``z``: phone purity
+  ``E_z[max_y p(y|z)]``, cluster purity ``E_y[max_z p(z|y)]`` and phone-normalised mutual
+  information ``PNMI = I(y; z) / H(y)`` — 1 when the cluster tells the phone exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data, train
+from .models.conformer import ConvSubsampling
+
+__all__ = ["CORPUS", "PRETRAINING", "SPLITS", "STACK", "UtteranceBatches", "all_layer_features", "chunks", "cluster_quality",
+           "corpus", "encoder_labels", "information", "kmeans", "layer_features", "linear_probe", "log_mel_features",
+           "mfcc_features", "pretrain", "subsample_frames"]
+
+STACK = 4  # input frames per encoder frame
+
+#: chapter 08's corpus: ``data.phone_corpus`` made hard enough that one frame is ambiguous —
+#: noise at 5–15 dB, speakers whose vocal tracts differ by ±25 %, a microphone tilt of up to
+#: ±4 dB per octave, and formant glides over the first 40 % of a voiced unit after a voiced one
+CORPUS = dict(snr_db=(5.0, 15.0), formant_scale=(0.8, 1.25), tilt_db=(-4.0, 4.0), glide=0.4)
+#: pre-training (shipped checkpoints), probe training and test sets: disjoint speakers and seeds
+SPLITS = {"pretrain": dict(n_utterances=2000, n_speakers=200, seed=0),
+          "probe": dict(n_utterances=200, n_speakers=24, seed=2),
+          "test": dict(n_utterances=100, n_speakers=8, seed=1)}
+#: how the shipped checkpoints were pre-trained (tools/train_checkpoints.py)
+PRETRAINING = dict(batch_size=16, lr=1e-3, steps=2000, n_mels=64, mfcc_clusters=100, iter2_clusters=100, iter2_layer=1,
+                   kmeans_seed=0)
+
+
+def corpus(split: str) -> list[data.PhoneUtterance]:
+    """The utterances of split ``"pretrain"``, ``"probe"`` or ``"test"`` (deterministic)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    return data.phone_corpus(**SPLITS[split], **CORPUS)
+
+
+def _check_corpus(corpus) -> None:
+    if not isinstance(corpus, Sequence) or not corpus or not all(isinstance(u, data.PhoneUtterance) for u in corpus):
+        raise TypeError(f"corpus must be a non-empty list of data.PhoneUtterance, got {type(corpus).__name__}")
+
+
+def subsample_frames(frames: int) -> np.ndarray:
+    """Indices of the input frames at the centres of the encoder frames: ``0, 4, 8, …``."""
+    n = ConvSubsampling.output_length(int(frames))
+    return np.minimum(np.arange(n) * STACK, frames - 1)
+
+
+def encoder_labels(utterance: data.PhoneUtterance) -> np.ndarray:
+    """The phone label of every encoder frame (40 ms) of ``utterance``."""
+    return utterance.labels[subsample_frames(utterance.frames)]
+
+
+def log_mel_features(corpus: Sequence[data.PhoneUtterance], n_mels: int = 64,
+                     stats: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[list[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """``(frames, n_mels)`` log-mel features per utterance, standardised per band with ``stats``
+    ``(mean, std)`` — computed from this corpus when not given (pass the training set's to the test set)."""
+    _check_corpus(corpus)
+    feats = [data.log_mel_spectrogram(u.wave, u.sample_rate, hop_length=u.hop_length, n_mels=n_mels).T.float() for u in corpus]
+    for f, u in zip(feats, corpus):
+        assert len(f) == u.frames, (len(f), u.frames)
+    if stats is None:
+        joined = torch.cat(feats)
+        stats = (joined.mean(0), joined.std(0))
+    mean, std = stats
+    return [(f - mean) / std for f in feats], stats
+
+
+def chunks(features: Sequence[torch.Tensor], corpus: Sequence[data.PhoneUtterance],
+           frames: int = 64) -> tuple[list[torch.Tensor], list[np.ndarray]]:
+    """Cut every utterance into consecutive pieces of ``frames`` input frames (the last may be
+    shorter; pieces under 4 frames are dropped), as a streaming encoder with no look across a
+    piece boundary would see them: the pieces' features and their encoder-frame labels."""
+    _check_corpus(corpus)
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < STACK or frames % STACK:
+        raise ValueError(f"frames must be a positive multiple of {STACK}, got {frames!r}")
+    if len(features) != len(corpus):
+        raise ValueError(f"features must have one entry per utterance ({len(corpus)}), got {len(features)}")
+    pieces, labels = [], []
+    for f, u in zip(features, corpus):
+        for start in range(0, u.frames, frames):
+            n = min(frames, u.frames - start)
+            if n >= STACK:
+                pieces.append(f[start:start + n])
+                labels.append(u.labels[start + subsample_frames(n)])
+    return pieces, labels
+
+
+def mfcc_features(corpus: Sequence[data.PhoneUtterance], n_mfcc: int = 13) -> list[np.ndarray]:
+    """MFCC + Δ + ΔΔ at the encoder frames: ``(T', 3·n_mfcc)`` per utterance (HuBERT's first teacher)."""
+    _check_corpus(corpus)
+    out = []
+    for u in corpus:
+        c = data.mfcc(u.wave, u.sample_rate, n_mfcc=n_mfcc, n_fft=512, hop_length=u.hop_length).numpy()  # (n_mfcc, T)
+        full = np.concatenate([c, data.deltas(c, order=1), data.deltas(c, order=2)]).T
+        out.append(full[subsample_frames(u.frames)].astype(np.float32))
+    return out
+
+
+class UtteranceBatches:
+    """Re-iterable padded batches ``(features (B, T, F), lengths (B,), targets (B, T') or None)``,
+    shuffled anew each pass (deterministic by ``seed``). Targets are padded with −1."""
+
+    def __init__(self, features: Sequence[torch.Tensor], targets: Sequence[np.ndarray] | None = None,
+                 batch_size: int = 16, seed: int = 0) -> None:
+        if not features or not all(isinstance(f, torch.Tensor) and f.ndim == 2 for f in features):
+            raise TypeError("features must be a non-empty list of (frames, dims) tensors")
+        if targets is not None and len(targets) != len(features):
+            raise ValueError(f"targets must have one entry per utterance ({len(features)}), got {len(targets)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.features, self.targets, self.batch_size = list(features), targets, batch_size
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.features) // self.batch_size
+
+    def __iter__(self):
+        order = torch.randperm(len(self.features), generator=self.generator).tolist()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            lengths = torch.tensor([len(self.features[i]) for i in idx])
+            x = torch.zeros(len(idx), int(lengths.max()), self.features[idx[0]].shape[1])
+            for row, i in enumerate(idx):
+                x[row, : lengths[row]] = self.features[i]
+            y = None
+            if self.targets is not None:
+                y = torch.full((len(idx), ConvSubsampling.output_length(x.shape[1])), -1, dtype=torch.long)
+                for row, i in enumerate(idx):
+                    t = torch.as_tensor(self.targets[i], dtype=torch.long)
+                    y[row, : len(t)] = t
+            yield x, lengths, y
+
+
+def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float = 1e-3, seed: int = 0,
+             log_every: int | None = None, progress: bool | None = False) -> tuple[train.History, float]:
+    """Masked-prediction pre-training of a ``BestRQ`` or ``HuBERT`` model for about ``steps``
+    optimiser steps (whole passes over ``batches``; AdamW, cosine decay per pass). Returns the
+    history and the wall time in seconds."""
+    if not isinstance(batches, UtteranceBatches):
+        raise TypeError(f"batches must be UtteranceBatches, got {type(batches).__name__}")
+    if not hasattr(model, "loss"):
+        raise TypeError(f"model must have a masked .loss (BestRQ, HuBERT), got {type(model).__name__}")
+    generator = torch.Generator().manual_seed(seed)
+    needs_targets = "targets" in model.loss.__code__.co_varnames[: model.loss.__code__.co_argcount]
+    if needs_targets and batches.targets is None:
+        raise ValueError(f"{type(model).__name__} predicts given targets: build the batches with targets")
+
+    def batch_loss(m: nn.Module, batch) -> torch.Tensor:
+        x, lengths, y = batch
+        if needs_targets:
+            return m.loss(x, y, lengths, generator=generator)[0]
+        return m.loss(x, lengths, generator=generator)[0]
+
+    epochs = max(1, round(steps / len(batches)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    start = time.perf_counter()
+    history = train.fit(model, batches, optimizer=optimizer, batch_loss=batch_loss, epochs=epochs, scheduler=scheduler,
+                        clip_grad_norm=5.0, progress=progress, log_every=log_every)
+    return history, time.perf_counter() - start
+
+
+@torch.no_grad()
+def all_layer_features(encoder: nn.Module, features: Sequence[torch.Tensor]) -> list[list[np.ndarray]]:
+    """Frozen outputs of every block of a Conformer or HuBERT encoder: ``[block][utterance]`` arrays
+    ``(T', d)``, one utterance at a time (no padding), in eval mode — one pass for all blocks."""
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        per_utterance = [encoder(f[None], return_layers=True)[2] for f in features]
+    finally:
+        encoder.train(was_training)
+    return [[layers[i][0].numpy() for layers in per_utterance] for i in range(len(per_utterance[0]))] if per_utterance else []
+
+
+def layer_features(encoder: nn.Module, features: Sequence[torch.Tensor], layer: int) -> list[np.ndarray]:
+    """Frozen ``(T', d)`` outputs of block ``layer`` (0-based) of a Conformer or HuBERT encoder,
+    one utterance at a time (no padding), in eval mode."""
+    blocks = all_layer_features(encoder, features)
+    if not -len(blocks) <= layer < len(blocks):
+        raise ValueError(f"layer must be in [0, {len(blocks)}), got {layer}")
+    return blocks[layer]
+
+
+def _stack(parts: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(p) for p in parts])
+
+
+def linear_probe(train_x: Sequence[np.ndarray], train_y: Sequence[np.ndarray], test_x: Sequence[np.ndarray],
+                 test_y: Sequence[np.ndarray], max_iter: int = 200) -> float:
+    """Frame accuracy on the test utterances of a logistic-regression probe (features
+    standardised with the training frames' statistics) fitted on the training utterances."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    xtr, ytr, xte, yte = _stack(train_x), _stack(train_y), _stack(test_x), _stack(test_y)
+    if len(xtr) != len(ytr) or len(xte) != len(yte):
+        raise ValueError(f"features and labels must have as many frames: {len(xtr)} vs {len(ytr)}, {len(xte)} vs {len(yte)}")
+    scaler = StandardScaler().fit(xtr)
+    clf = LogisticRegression(max_iter=max_iter).fit(scaler.transform(xtr), ytr)
+    return float(clf.score(scaler.transform(xte), yte))
+
+
+def kmeans(frames: Sequence[np.ndarray], k: int, seed: int = 0, max_frames: int = 20000):
+    """scikit-learn's ``MiniBatchKMeans`` (as HuBERT uses) with ``k`` clusters, fitted on at most
+    ``max_frames`` frames drawn from ``frames``; call ``.predict`` on any frames."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    x = _stack(frames)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 < k <= len(x):
+        raise ValueError(f"k must be an int in (1, {len(x)}], got {k!r}")
+    rng = np.random.default_rng(seed)
+    if len(x) > max_frames:
+        x = x[rng.choice(len(x), max_frames, replace=False)]
+    return MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096, max_iter=100).fit(x)
+
+
+def cluster_quality(phones: np.ndarray | Sequence[np.ndarray], clusters: np.ndarray | Sequence[np.ndarray]) -> dict[str, float]:
+    """Phone purity, cluster purity and PNMI of an assignment of frames to clusters (HuBERT §IV-F)."""
+    y = _stack(phones) if not isinstance(phones, np.ndarray) else phones
+    z = _stack(clusters) if not isinstance(clusters, np.ndarray) else clusters
+    if y.shape != z.shape or y.ndim != 1:
+        raise ValueError(f"phones and clusters must be 1-D and of equal length, got {y.shape} and {z.shape}")
+    if np.issubdtype(y.dtype, np.floating) or np.issubdtype(z.dtype, np.floating) or y.min() < 0 or z.min() < 0:
+        raise ValueError("phones and clusters must be non-negative integer ids")
+    joint = np.zeros((int(y.max()) + 1, int(z.max()) + 1))
+    np.add.at(joint, (y, z), 1.0)
+    joint /= joint.sum()
+    py, pz = joint.sum(1), joint.sum(0)
+    nz = joint > 0
+    mutual = float((joint[nz] * np.log(joint[nz] / (py[:, None] * pz[None, :])[nz])).sum())
+    entropy = float(-(py[py > 0] * np.log(py[py > 0])).sum())
+    return {"phone_purity": float(joint.max(0).sum()), "cluster_purity": float(joint.max(1).sum()),
+            "pnmi": mutual / entropy if entropy > 0 else 1.0}
+
+
+def _entropy(*columns: np.ndarray) -> float:
+    _, counts = np.unique(np.stack(columns, axis=1), axis=0, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def information(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[np.ndarray],
+                given: np.ndarray | Sequence[np.ndarray] | None = None) -> float:
+    """Mutual information ``I(a; b)`` in nats between two integer labellings of the same frames,
+    or ``I(a; b | given)`` — e.g. how much a cluster tells about the *utterance* once the phone
+    is known. Plug-in estimate from the counts."""
+    cols = [_stack(c) if not isinstance(c, np.ndarray) else c for c in ((a, b) if given is None else (a, b, given))]
+    if any(c.ndim != 1 or c.shape != cols[0].shape for c in cols):
+        raise ValueError(f"the labellings must be 1-D and of equal length, got {[c.shape for c in cols]}")
+    if any(np.issubdtype(c.dtype, np.floating) for c in cols):
+        raise ValueError("the labellings must be integer ids")
+    if given is None:
+        return _entropy(cols[0]) + _entropy(cols[1]) - _entropy(cols[0], cols[1])
+    x, y, z = cols
+    return _entropy(x, z) + _entropy(y, z) - _entropy(x, y, z) - _entropy(z)
