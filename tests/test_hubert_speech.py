@@ -185,3 +185,9 @@ def test_information_matches_sklearn_and_conditions():
     assert joint == pytest.approx(speech.information(utterance, utterance) - speech.information(utterance, phone))
     with pytest.raises(ValueError, match="equal length"):
         speech.information(a, b[:10])
+
+
+def test_pretrain_rejects_other_models():
+    feats = [torch.zeros(40, 16)]
+    with pytest.raises(TypeError, match="BestRQ or a HuBERT"):
+        speech.pretrain(torch.nn.Linear(16, 4), speech.UtteranceBatches(feats, batch_size=1), steps=1)

@@ -24,7 +24,9 @@ import torch
 from torch import nn
 
 from . import data, train
+from .models.bestrq import BestRQ
 from .models.conformer import ConvSubsampling
+from .models.hubert import HuBERT
 
 __all__ = ["CORPUS", "PRETRAINING", "SPLITS", "STACK", "UtteranceBatches", "all_layer_features", "chunks", "cluster_quality",
            "corpus", "encoder_labels", "information", "kmeans", "layer_features", "linear_probe", "log_mel_features",
@@ -156,10 +158,10 @@ def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float 
     history and the wall time in seconds."""
     if not isinstance(batches, UtteranceBatches):
         raise TypeError(f"batches must be UtteranceBatches, got {type(batches).__name__}")
-    if not hasattr(model, "loss"):
-        raise TypeError(f"model must have a masked .loss (BestRQ, HuBERT), got {type(model).__name__}")
+    if not isinstance(model, (BestRQ, HuBERT)):
+        raise TypeError(f"model must be a BestRQ or a HuBERT, got {type(model).__name__}")
     generator = torch.Generator().manual_seed(seed)
-    needs_targets = "targets" in model.loss.__code__.co_varnames[: model.loss.__code__.co_argcount]
+    needs_targets = isinstance(model, HuBERT)  # BEST-RQ makes its own targets
     if needs_targets and batches.targets is None:
         raise ValueError(f"{type(model).__name__} predicts given targets: build the batches with targets")
 
