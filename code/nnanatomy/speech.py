@@ -38,7 +38,7 @@ STACK = 4  # input frames per encoder frame
 #: noise at 5–15 dB, speakers whose vocal tracts differ by ±25 %, a microphone tilt of up to
 #: ±4 dB per octave, and formant glides over the first 40 % of a voiced unit after a voiced one
 CORPUS = dict(snr_db=(5.0, 15.0), formant_scale=(0.8, 1.25), tilt_db=(-4.0, 4.0), glide=0.4)
-#: pre-training (shipped checkpoints), probe training and test sets: disjoint speakers and seeds
+#: pre-training (shipped checkpoints), probe training and test sets: one seed each, so each draws its own speakers
 SPLITS = {"pretrain": dict(n_utterances=2000, n_speakers=200, seed=0),
           "probe": dict(n_utterances=200, n_speakers=24, seed=2),
           "test": dict(n_utterances=100, n_speakers=8, seed=1)}
