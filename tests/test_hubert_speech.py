@@ -191,3 +191,30 @@ def test_pretrain_rejects_other_models():
     feats = [torch.zeros(40, 16)]
     with pytest.raises(TypeError, match="BestRQ or a HuBERT"):
         speech.pretrain(torch.nn.Linear(16, 4), speech.UtteranceBatches(feats, batch_size=1), steps=1)
+
+
+def test_baseline_frames_quantizer_phones_and_probe_predictions():
+    corpus = data.phone_corpus(3, n_speakers=2, units_per_utterance=8, seed=7)
+    feats, _ = speech.log_mel_features(corpus, n_mels=8)
+    one = speech.encoder_rate_frames(feats, corpus)
+    four = speech.encoder_rate_frames(feats, corpus, stack=4)
+    for f, u, a, b in zip(feats, corpus, one, four):
+        idx = speech.subsample_frames(u.frames)
+        np.testing.assert_array_equal(a, f[idx].numpy())
+        assert b.shape == (len(idx), 32)
+        np.testing.assert_array_equal(b[1], torch.cat([f[4], f[5], f[6], f[7]]).numpy())
+        np.testing.assert_array_equal(b[-1, -8:], f[min(idx[-1] + 3, len(f) - 1)].numpy())  # clipped at the end
+        q = speech.quantizer_labels(u)
+        assert len(q) == u.frames // 4 and q[2] == u.labels[9]
+    labels = [speech.encoder_labels(u) for u in corpus]
+    predicted = speech.probe_predictions(one[:2], labels[:2], one[2:])
+    assert predicted.shape == labels[2].shape
+    assert speech.linear_probe(one[:2], labels[:2], one[2:], labels[2:]) == pytest.approx((predicted == labels[2]).mean())
+    with pytest.raises(ValueError, match="same dims"):
+        speech.probe_predictions(one[:2], labels[:2], four[2:])
+    with pytest.raises(ValueError, match="stack"):
+        speech.encoder_rate_frames(feats, corpus, stack=0)
+    with pytest.raises(TypeError, match="PhoneUtterance"):
+        speech.encoder_labels(np.zeros(10))
+    with pytest.raises(ValueError, match="max_frames"):
+        speech.kmeans(one, 3, max_frames=1)

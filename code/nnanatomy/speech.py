@@ -29,8 +29,8 @@ from .models.conformer import ConvSubsampling
 from .models.hubert import HuBERT
 
 __all__ = ["CORPUS", "PRETRAINING", "SPLITS", "STACK", "UtteranceBatches", "all_layer_features", "chunks", "cluster_quality",
-           "corpus", "encoder_labels", "information", "kmeans", "layer_features", "linear_probe", "log_mel_features",
-           "mfcc_features", "pretrain", "subsample_frames"]
+           "corpus", "encoder_labels", "encoder_rate_frames", "information", "kmeans", "layer_features", "linear_probe",
+           "log_mel_features", "mfcc_features", "pretrain", "probe_predictions", "quantizer_labels", "subsample_frames"]
 
 STACK = 4  # input frames per encoder frame
 
@@ -67,7 +67,32 @@ def subsample_frames(frames: int) -> np.ndarray:
 
 def encoder_labels(utterance: data.PhoneUtterance) -> np.ndarray:
     """The phone label of every encoder frame (40 ms) of ``utterance``."""
+    _check_corpus([utterance])
     return utterance.labels[subsample_frames(utterance.frames)]
+
+
+def quantizer_labels(utterance: data.PhoneUtterance) -> np.ndarray:
+    """The phone of every 4-frame stack a BEST-RQ quantizer labels (frames ``4t … 4t+3``, scored at
+    ``4t + 1``, the earlier of its two middle frames): ``frames // 4`` labels."""
+    _check_corpus([utterance])
+    return utterance.labels[np.arange(utterance.frames // STACK) * STACK + 1]
+
+
+def encoder_rate_frames(features: Sequence[torch.Tensor], corpus: Sequence[data.PhoneUtterance],
+                        stack: int = 1) -> list[np.ndarray]:
+    """The log-mel frames a baseline probe reads at the encoder's rate: for encoder frame ``t``,
+    input frame ``4t`` — or, with ``stack = 4``, frames ``4t … 4t+3`` concatenated (clipped at
+    the end), the span one quantizer label covers. ``(T', stack · n_mels)`` per utterance."""
+    _check_corpus(corpus)
+    if len(features) != len(corpus):
+        raise ValueError(f"features must have one entry per utterance ({len(corpus)}), got {len(features)}")
+    if isinstance(stack, bool) or not isinstance(stack, int) or stack < 1:
+        raise ValueError(f"stack must be a positive int, got {stack!r}")
+    out = []
+    for f, u in zip(features, corpus):
+        idx = subsample_frames(u.frames)
+        out.append(torch.cat([f[np.minimum(idx + j, len(f) - 1)] for j in range(stack)], dim=1).numpy())
+    return out
 
 
 def log_mel_features(corpus: Sequence[data.PhoneUtterance], n_mels: int = 64,
@@ -208,19 +233,31 @@ def _stack(parts: Sequence[np.ndarray]) -> np.ndarray:
     return np.concatenate([np.asarray(p) for p in parts])
 
 
-def linear_probe(train_x: Sequence[np.ndarray], train_y: Sequence[np.ndarray], test_x: Sequence[np.ndarray],
-                 test_y: Sequence[np.ndarray], max_iter: int = 200) -> float:
-    """Frame accuracy on the test utterances of a logistic-regression probe (features
-    standardised with the training frames' statistics) fitted on the training utterances."""
+def probe_predictions(train_x: Sequence[np.ndarray], train_y: Sequence[np.ndarray], test_x: Sequence[np.ndarray],
+                      max_iter: int = 200) -> np.ndarray:
+    """The test frames' labels as predicted by a logistic-regression probe (features standardised
+    with the training frames' statistics) fitted on the training utterances — all test frames in
+    one array, in order."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    xtr, ytr, xte, yte = _stack(train_x), _stack(train_y), _stack(test_x), _stack(test_y)
-    if len(xtr) != len(ytr) or len(xte) != len(yte):
-        raise ValueError(f"features and labels must have as many frames: {len(xtr)} vs {len(ytr)}, {len(xte)} vs {len(yte)}")
+    xtr, ytr, xte = _stack(train_x), _stack(train_y), _stack(test_x)
+    if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
+        raise ValueError(f"train and test features must be (frames, dims) with the same dims, got {xtr.shape} and {xte.shape}")
+    if len(xtr) != len(ytr):
+        raise ValueError(f"train features and labels must have as many frames: {len(xtr)} vs {len(ytr)}")
     scaler = StandardScaler().fit(xtr)
-    clf = LogisticRegression(max_iter=max_iter).fit(scaler.transform(xtr), ytr)
-    return float(clf.score(scaler.transform(xte), yte))
+    return LogisticRegression(max_iter=max_iter).fit(scaler.transform(xtr), ytr).predict(scaler.transform(xte))
+
+
+def linear_probe(train_x: Sequence[np.ndarray], train_y: Sequence[np.ndarray], test_x: Sequence[np.ndarray],
+                 test_y: Sequence[np.ndarray], max_iter: int = 200) -> float:
+    """Frame accuracy on the test utterances of :func:`probe_predictions`' probe."""
+    yte = _stack(test_y)
+    predicted = probe_predictions(train_x, train_y, test_x, max_iter)
+    if len(predicted) != len(yte):
+        raise ValueError(f"test features and labels must have as many frames: {len(predicted)} vs {len(yte)}")
+    return float((predicted == yte).mean())
 
 
 def kmeans(frames: Sequence[np.ndarray], k: int, seed: int = 0, max_frames: int = 20000):
@@ -229,6 +266,8 @@ def kmeans(frames: Sequence[np.ndarray], k: int, seed: int = 0, max_frames: int 
     from sklearn.cluster import MiniBatchKMeans
 
     x = _stack(frames)
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
+        raise ValueError(f"max_frames must be an int >= 2, got {max_frames!r}")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 < k <= len(x):
         raise ValueError(f"k must be an int in (1, {len(x)}], got {k!r}")
     rng = np.random.default_rng(seed)
