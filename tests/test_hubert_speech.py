@@ -114,6 +114,8 @@ def test_speech_features_labels_and_batches():
         speech.log_mel_features([np.zeros(100)])
     with pytest.raises(ValueError, match="one entry per utterance"):
         speech.UtteranceBatches(feats, targets[:2])
+    with pytest.raises(ValueError, match="batch_size"):
+        speech.UtteranceBatches(feats, batch_size=5)
 
 
 def test_linear_probe_and_kmeans_read_separable_frames():

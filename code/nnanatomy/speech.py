@@ -151,8 +151,8 @@ class UtteranceBatches:
             raise TypeError("features must be a non-empty list of (frames, dims) tensors")
         if targets is not None and len(targets) != len(features):
             raise ValueError(f"targets must have one entry per utterance ({len(features)}), got {len(targets)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(features):
+            raise ValueError(f"batch_size must be an int in [1, {len(features)}] (the utterances), got {batch_size!r}")
         self.features, self.targets, self.batch_size = list(features), targets, batch_size
         self.generator = torch.Generator().manual_seed(seed)
 
