@@ -236,3 +236,37 @@ def test_phone_corpus_hard_settings_glide_tilt_and_errors():
         data.phone_corpus(2, glide=1.0)
     with pytest.raises(ValueError, match="tilt_db"):
         data.phone_corpus(2, tilt_db=(3.0,))
+
+
+def _unit_runs(corpus) -> list[list[int]]:
+    return [[int(x) for i, x in enumerate(u.labels) if i == 0 or u.labels[i - 1] != x] for u in corpus]
+
+
+def _next_unit_entropy(corpus) -> float:
+    pairs = [(a, b) for run in _unit_runs(corpus) for a, b in zip(run, run[1:])]
+    _, joint = np.unique(np.array(pairs), axis=0, return_counts=True)
+    _, first = np.unique(np.array(pairs)[:, 0], return_counts=True)
+    h = lambda c: -(c / c.sum() * np.log(c / c.sum())).sum()  # noqa: E731
+    return float(h(joint) - h(first))
+
+
+def test_phone_corpus_lexicon_makes_units_predictable_and_is_shared_across_seeds():
+    from nnanatomy.data.phones import _lexicon
+
+    words, frequency = _lexicon(50, seed=0)
+    assert len(set(words)) == 50 and all(1 <= len(w) <= 9 for w in words)
+    assert np.isclose(frequency.sum(), 1) and np.all(np.diff(frequency) < 0)  # Zipf: rank 1 most frequent
+    random = data.phone_corpus(40, units_per_utterance=12, seed=1, snr_db=(60.0, 60.0))
+    worded = data.phone_corpus(40, units_per_utterance=12, seed=1, snr_db=(60.0, 60.0), lexicon_size=50)
+    assert _next_unit_entropy(worded) < _next_unit_entropy(random) - 0.5  # the next unit is far more predictable
+    assert all(len(run) >= 3 for run in _unit_runs(worded))
+    # the lexicon is fixed by lexicon_seed, not by seed: two corpora of one "language" share their transitions
+    bigrams = lambda c: {(a, b) for run in _unit_runs(c) for a, b in zip(run, run[1:])}  # noqa: E731
+    other_seed = data.phone_corpus(40, units_per_utterance=12, seed=2, snr_db=(60.0, 60.0), lexicon_size=50)
+    other_language = data.phone_corpus(40, units_per_utterance=12, seed=2, snr_db=(60.0, 60.0), lexicon_size=50,
+                                       lexicon_seed=1)
+    shared = lambda a, b: len(a & b) / len(a | b)  # noqa: E731
+    assert shared(bigrams(worded), bigrams(other_seed)) > shared(bigrams(worded), bigrams(other_language)) + 0.1
+    for bad in (-1, 2.5, True, 200_000):
+        with pytest.raises(ValueError, match="lexicon_size"):
+            data.phone_corpus(2, lexicon_size=bad)

@@ -114,10 +114,26 @@ def _durations(name: str, rng: np.random.Generator) -> float:
     return float(rng.uniform(low, high))
 
 
+def _lexicon(size: int, seed: int) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """``size`` distinct words of 1–3 syllables (V, CV, VC, CVC) and their Zipf frequencies."""
+    rng = np.random.default_rng(seed)
+    vowels = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
+    consonants = [u for u in PHONE_UNITS if _UNITS[u][0] not in ("vowel", "silence")]
+    words: dict[tuple[str, ...], None] = {}
+    while len(words) < size:
+        word: list[str] = []
+        for _ in range(int(rng.integers(1, 4))):
+            pattern = str(rng.choice(["CV", "CVC", "V", "VC"]))
+            word += [str(rng.choice(vowels)) if slot == "V" else str(rng.choice(consonants)) for slot in pattern]
+        words[tuple(word)] = None
+    frequency = 1.0 / np.arange(1, size + 1)
+    return list(words), frequency / frequency.sum()
+
+
 def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utterance: int = 16, sample_rate: int = 16000,
                  hop_length: int = 160, snr_db: tuple[float, float] = (20.0, 35.0),
                  formant_scale: tuple[float, float] = (0.85, 1.2), tilt_db: tuple[float, float] = (0.0, 0.0),
-                 glide: float = 0.0, seed: int = 0) -> list[PhoneUtterance]:
+                 glide: float = 0.0, lexicon_size: int = 0, lexicon_seed: int = 0, seed: int = 0) -> list[PhoneUtterance]:
     """Utterances of random syllables (consonant–vowel–consonant patterns) over 22 known units.
 
     Speakers differ in pitch (85–250 Hz) and in a formant scale drawn from ``formant_scale``
@@ -126,7 +142,11 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
     around 1 kHz) is drawn from ``tilt_db``, and gets white noise at a signal-to-noise ratio
     drawn from ``snr_db``. With ``glide > 0`` a voiced unit after a voiced unit glides from the
     previous unit's formants to its own over that fraction of its length (coarticulation: its
-    first frames sound like their neighbour, as in real speech). Frame ``f`` is labelled
+    first frames sound like their neighbour, as in real speech). With ``lexicon_size > 0`` the
+    utterances are strings of words (1–3 syllables each, an occasional pause between words) drawn
+    with Zipf frequencies from a lexicon of that many words, which ``lexicon_seed`` fixes — the same
+    "language" for every ``seed`` — so the units follow each other as predictably as in real speech;
+    such an utterance has at least ``units_per_utterance`` units. Frame ``f`` is labelled
     with the unit sounding at sample ``f · hop_length`` (the centre of a centred STFT frame).
     """
     check_count("n_utterances", n_utterances)
@@ -141,6 +161,9 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
         raise ValueError(f"formant_scale must be positive, got {formant_scale!r}")
     if not 0.0 <= glide < 1.0:
         raise ValueError(f"glide must be in [0, 1), got {glide!r}")
+    if isinstance(lexicon_size, bool) or not isinstance(lexicon_size, int) or not 0 <= lexicon_size <= 100_000:
+        raise ValueError(f"lexicon_size must be an int in [0, 100000] (0: no lexicon), got {lexicon_size!r}")
+    lexicon = _lexicon(lexicon_size, check_seed(lexicon_seed)) if lexicon_size else None
     rng = np.random.default_rng(check_seed(seed))
     speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(*formant_scale))) for _ in range(n_speakers)]
     vowels = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
@@ -150,12 +173,20 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
         speaker = int(rng.integers(0, n_speakers))
         base_f0, scale = speakers[speaker]
         names = ["sil"]
-        while len(names) < units_per_utterance - 1:
-            pattern = rng.choice(["CV", "CVC", "V", "VC", "CVsil"])
-            for slot in pattern.replace("sil", "S"):
-                names.append({"C": lambda: str(rng.choice(consonants)), "V": lambda: str(rng.choice(vowels)),
-                              "S": lambda: "sil"}[slot]())
-        names = names[: units_per_utterance - 1] + ["sil"]
+        if lexicon is not None:  # whole words, an occasional pause between them
+            words, frequency = lexicon
+            while len(names) < units_per_utterance - 1:
+                names.extend(words[int(rng.choice(len(words), p=frequency))])
+                if len(names) < units_per_utterance - 1 and rng.random() < 0.15:
+                    names.append("sil")
+        else:  # random syllables, cut to length
+            while len(names) < units_per_utterance - 1:
+                pattern = rng.choice(["CV", "CVC", "V", "VC", "CVsil"])
+                for slot in pattern.replace("sil", "S"):
+                    names.append({"C": lambda: str(rng.choice(consonants)), "V": lambda: str(rng.choice(vowels)),
+                                  "S": lambda: "sil"}[slot]())
+            names = names[: units_per_utterance - 1]
+        names = names + ["sil"]
         lengths = [max(int(_durations(u, rng) * sr), 4 * hop) for u in names]
         total = sum(lengths)
         contour = base_f0 * (1.1 - 0.2 * np.linspace(0, 1, total)) * (1 + 0.04 * np.sin(2 * np.pi * rng.uniform(1, 3) * np.arange(total) / sr))
