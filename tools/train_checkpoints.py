@@ -8,9 +8,9 @@ checkpoints for the quality measurements. Reproduce them exactly (CPU, 2 threads
     .venv/bin/python tools/train_checkpoints.py unet-text   --steps 16000 --seed 0
     .venv/bin/python tools/train_checkpoints.py dit-class   --steps 16000 --seed 0
     .venv/bin/python tools/train_checkpoints.py uvr5-narrow --steps 2000 --seed 0 --threads 1
-    .venv/bin/python tools/train_checkpoints.py bestrq-conformer --steps 2000 --seed 0 --threads 1
-    .venv/bin/python tools/train_checkpoints.py hubert-iter1 --steps 2000 --seed 0 --threads 1
-    .venv/bin/python tools/train_checkpoints.py hubert-iter2 --steps 2000 --seed 0 --threads 1
+    .venv/bin/python tools/train_checkpoints.py bestrq-conformer --steps 4000 --seed 0 --threads 1
+    .venv/bin/python tools/train_checkpoints.py hubert-iter1 --steps 4000 --seed 0
+    .venv/bin/python tools/train_checkpoints.py hubert-iter2 --steps 4000 --seed 0 --threads 1
 
 uvr5-narrow is chapter 12's vocal remover: the published cascaded ASPP network at 1/8 of its
 width, trained on synthetic songs (``data.music_stems``) with the auxiliary losses. The last

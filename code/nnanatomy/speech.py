@@ -36,14 +36,15 @@ STACK = 4  # input frames per encoder frame
 
 #: chapter 08's corpus: ``data.phone_corpus`` made hard enough that one frame is ambiguous —
 #: noise at 5–15 dB, speakers whose vocal tracts differ by ±25 %, a microphone tilt of up to
-#: ±4 dB per octave, and formant glides over the first 40 % of a voiced unit after a voiced one
-CORPUS = dict(snr_db=(5.0, 15.0), formant_scale=(0.8, 1.25), tilt_db=(-4.0, 4.0), glide=0.4)
+#: ±4 dB per octave, and formant glides over the first 40 % of a voiced unit after a voiced one;
+#: utterances are words of a 200-word lexicon, so context predicts units as in a real language
+CORPUS = dict(snr_db=(5.0, 15.0), formant_scale=(0.8, 1.25), tilt_db=(-4.0, 4.0), glide=0.4, lexicon_size=200)
 #: pre-training (shipped checkpoints), probe training and test sets: one seed each, so each draws its own speakers
 SPLITS = {"pretrain": dict(n_utterances=2000, n_speakers=200, seed=0),
           "probe": dict(n_utterances=200, n_speakers=24, seed=2),
           "test": dict(n_utterances=100, n_speakers=8, seed=1)}
 #: how the shipped checkpoints were pre-trained (tools/train_checkpoints.py)
-PRETRAINING = dict(batch_size=16, lr=1e-3, steps=2000, n_mels=64, mfcc_clusters=100, iter2_clusters=100, iter2_layer=1,
+PRETRAINING = dict(batch_size=16, lr=1e-3, steps=4000, n_mels=64, mfcc_clusters=100, iter2_clusters=100, iter2_layer=1,
                    kmeans_seed=0)
 
 
