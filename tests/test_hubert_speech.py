@@ -193,6 +193,15 @@ def test_pretrain_rejects_other_models():
     feats = [torch.zeros(40, 16)]
     with pytest.raises(TypeError, match="BestRQ or a HuBERT"):
         speech.pretrain(torch.nn.Linear(16, 4), speech.UtteranceBatches(feats, batch_size=1), steps=1)
+    from nnanatomy.models.bestrq import BestRQ
+
+    model, batches = BestRQ(), speech.UtteranceBatches(feats, batch_size=1)
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="steps"):
+            speech.pretrain(model, batches, steps=bad)
+    for bad in (0.0, -1e-3, "1e-3"):
+        with pytest.raises(ValueError, match="lr"):
+            speech.pretrain(model, batches, steps=1, lr=bad)
 
 
 def test_baseline_frames_quantizer_phones_and_probe_predictions():

@@ -186,6 +186,10 @@ def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float 
         raise TypeError(f"batches must be UtteranceBatches, got {type(batches).__name__}")
     if not isinstance(model, (BestRQ, HuBERT)):
         raise TypeError(f"model must be a BestRQ or a HuBERT, got {type(model).__name__}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
     generator = torch.Generator().manual_seed(seed)
     needs_targets = isinstance(model, HuBERT)  # BEST-RQ makes its own targets
     if needs_targets and batches.targets is None:

@@ -37,6 +37,8 @@ PHONE_UNITS: tuple[str, ...] = tuple(_UNITS)
 #: unit name → its kind ("vowel", "nasal", "approximant", "fricative", "voiced fricative", "plosive", "silence")
 PHONE_KINDS: dict[str, str] = {name: kind for name, (kind, _) in _UNITS.items()}
 _VOICED = {"vowel", "nasal", "approximant"}
+_VOWELS = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
+_CONSONANTS = [u for u in PHONE_UNITS if _UNITS[u][0] not in ("vowel", "silence")]
 
 
 @dataclass(frozen=True)
@@ -117,14 +119,12 @@ def _durations(name: str, rng: np.random.Generator) -> float:
 def _lexicon(size: int, seed: int) -> tuple[list[tuple[str, ...]], np.ndarray]:
     """``size`` distinct words of 1–3 syllables (V, CV, VC, CVC) and their Zipf frequencies."""
     rng = np.random.default_rng(seed)
-    vowels = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
-    consonants = [u for u in PHONE_UNITS if _UNITS[u][0] not in ("vowel", "silence")]
     words: dict[tuple[str, ...], None] = {}
     while len(words) < size:
         word: list[str] = []
         for _ in range(int(rng.integers(1, 4))):
             pattern = str(rng.choice(["CV", "CVC", "V", "VC"]))
-            word += [str(rng.choice(vowels)) if slot == "V" else str(rng.choice(consonants)) for slot in pattern]
+            word += [str(rng.choice(_VOWELS)) if slot == "V" else str(rng.choice(_CONSONANTS)) for slot in pattern]
         words[tuple(word)] = None
     frequency = 1.0 / np.arange(1, size + 1)
     return list(words), frequency / frequency.sum()
@@ -166,8 +166,6 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
     lexicon = _lexicon(lexicon_size, check_seed(lexicon_seed)) if lexicon_size else None
     rng = np.random.default_rng(check_seed(seed))
     speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(*formant_scale))) for _ in range(n_speakers)]
-    vowels = [u for u in PHONE_UNITS if _UNITS[u][0] == "vowel"]
-    consonants = [u for u in PHONE_UNITS if _UNITS[u][0] not in ("vowel", "silence")]
     utterances = []
     for _ in range(n_utterances):
         speaker = int(rng.integers(0, n_speakers))
@@ -183,7 +181,7 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
             while len(names) < units_per_utterance - 1:
                 pattern = rng.choice(["CV", "CVC", "V", "VC", "CVsil"])
                 for slot in pattern.replace("sil", "S"):
-                    names.append({"C": lambda: str(rng.choice(consonants)), "V": lambda: str(rng.choice(vowels)),
+                    names.append({"C": lambda: str(rng.choice(_CONSONANTS)), "V": lambda: str(rng.choice(_VOWELS)),
                                   "S": lambda: "sil"}[slot]())
             names = names[: units_per_utterance - 1]
         names = names + ["sil"]
