@@ -111,3 +111,66 @@ def test_chapter_ends_with_exercises_and_solutions(path):
     for label in labels:
         assert re.search(r"\{solution\} " + re.escape(label) + r"\n:class: dropdown", text), f"{label}: no dropdown solution"
     assert "## Summary" in text
+
+
+def _show_source_calls(source: str) -> list[list[str]]:
+    """The arguments of every ``show_source(...)`` call in a cell, as source text (keywords left out)."""
+    import ast
+
+    try:
+        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    except SyntaxError:
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name == "show_source":
+                calls.append([ast.unparse(arg) for arg in node.args])
+    return calls
+
+
+def _listing_headers(cell) -> list[tuple[str, str]]:
+    """``(file, qualname)`` of every listing ``show_source`` left in a cell's outputs."""
+    text = "\n".join(
+        out.get("text", "") if out.output_type == "stream" else out.get("data", {}).get("text/plain", "")
+        for out in cell.outputs
+    )
+    return re.findall(r"^# (\S+\.py) · ([\w.<>]+)$", text, flags=re.M)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_show_source_call_left_its_listing_in_the_outputs(path):
+    """The book shows the code that runs: each object passed to ``show_source`` has its listing,
+    under a ``nnanatomy/…`` header (never a decorator's module), in the committed outputs of the
+    cell that calls it."""
+    nb = _read(path)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        calls = _show_source_calls(cell.source)
+        if not calls:
+            continue
+        headers = _listing_headers(cell)
+        for file, qualname in headers:
+            assert file.startswith("nnanatomy/"), f"cell {i}: listing of {qualname} is headed {file}, not a nnanatomy/ file"
+        for args in calls:
+            for arg in args:
+                dotted = arg.split(".")
+                # the header's qualname is the tail of the argument: scratch.Linear.forward → Linear.forward
+                found = any(
+                    qualname.split(".")[-1] == dotted[-1] and arg.endswith(qualname)
+                    for _, qualname in headers
+                ) if re.fullmatch(r"[\w.]+", arg) else len(headers) >= len(args)
+                assert found, f"cell {i}: show_source({arg}) left no listing in the committed outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_heat_maps_have_colour_bars(path):
+    """A heat map (imshow / pcolormesh / matshow) needs a colour bar saying what the colours mean.
+    Picture galleries — digits, samples, label maps, with their axes switched off — are exempt."""
+    for i, cell in enumerate(_read(path).cells):
+        if cell.cell_type != "code" or not re.search(r"\.(imshow|pcolormesh|matshow)\(", cell.source):
+            continue
+        gallery = 'axis("off")' in cell.source or "image_grid(" in cell.source
+        assert "colorbar" in cell.source or gallery, f"cell {i}: a heat map without a colour bar"
