@@ -9,7 +9,7 @@ from nnanatomy import data
 from nnanatomy.experiments import reverbnet as experiment
 from nnanatomy.models.reverbnet import ROLE_NAMES, ReverberationNet, kl_divergence
 
-FACTS_ROLE_PARAMETERS = {  # ../shared/seeds/FACTS.md §2, at d = 64
+FACTS_ROLE_PARAMETERS = {  # the published ReverbNet code, at d = 64
     "eileen": 41665, "pluto": 66305, "organ": 41601, "harp": 41793, "wolfhour": 58433, "viola": 16961,
     "philip": 16865, "cello": 25217, "circusmaster": 33473, "bremen": 53953, "zaixian": 29249, "elena": 54081,
     "greta": 37377, "clarinet": 16865, "horn": 66305, "tuba": 29377, "trombone": 41474, "violin1": 33473,

@@ -1,7 +1,7 @@
 """Separating vocals from music with a spectrogram mask (chapter 12).
 
 The published inference of the cascaded ASPP vocal remover, step by step
-(``../shared/seeds/FACTS.md`` §1):
+(the ``inference`` code of tsurumeso/vocal-remover and Ultimate Vocal Remover):
 
 1. STFT of each stereo channel; magnitudes divided by ``coef = max |X|``;
 2. the frames cut into windows of 512 with ``offset = 128`` frames of context on each side, so

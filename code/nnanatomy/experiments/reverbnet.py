@@ -32,7 +32,8 @@ EPOCHS, BATCH, LR = 50, 32, 1e-3
 
 
 class SequenceMLP(nn.Module):
-    """Baseline: the flattened sequence through an MLP (no notion of order or time)."""
+    """Baseline: the flattened sequence through an MLP. It has separate weights for every position,
+    so it sees the order (and any interaction between positions), but it shares nothing across time."""
 
     def __init__(self, hidden: int = 740) -> None:
         super().__init__()

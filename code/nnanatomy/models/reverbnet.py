@@ -9,7 +9,7 @@ it, a gate ``σ(w·mean_t h)`` is computed (and, in the published model, used fo
 on their own first output plus the processors' feedback — fuses triples of roles in the
 processors, and lets Argallia attend over everything.
 
-Sizes follow ``../shared/seeds/FACTS.md`` §2 as functions of ``d``: at ``d = 64`` the network has
+Sizes follow the published ReverbNet code (github.com/Ar1haraNaN7mI/ReverbNet) as functions of ``d``: at ``d = 64`` the network has
 exactly 1,043,413 parameters (roles 733,844, processors 290,752, Argallia 18,817).
 
 Routing. The source's two tables disagree. The *documented* design (its processor table and

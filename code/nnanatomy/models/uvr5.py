@@ -11,8 +11,8 @@ dilated convolutions that see the spectrogram at several scales):
 then a 1×1 convolution and a sigmoid give a mask in [0, 1] per bin, frame and channel; the
 instrument estimate is ``mask · mix`` and the vocals are what is left of the mix.
 
-The modules reproduce the published layer files attribute for attribute (``../shared/seeds/
-FACTS.md`` §1): at the default width the network has 31,618,944 parameters and 459 state-dict
+The modules reproduce the published layer files attribute for attribute (``lib_v5/nets_123812KB.py`` and
+its layer file in Ultimate Vocal Remover; see the book's credits page): at the default width the network has 31,618,944 parameters and 459 state-dict
 entries with the published key names, so a published checkpoint loads with ``strict=True``.
 ``width`` builds the same topology with every channel count scaled, for CPU training.
 
@@ -238,7 +238,7 @@ class CascadedASPPNet(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# The newer blocks of layers_new.py (``../shared/seeds/003``)
+# The newer blocks of layers_new.py (tsurumeso/vocal-remover)
 
 
 class NewEncoder(nn.Module):
