@@ -226,7 +226,9 @@ def test_compare_trains_every_model_with_one_budget():
     linear, mlp = result.entries
     assert (linear.parameters, mlp.parameters) == (6, 2 * 32 + 32 + 32 * 2 + 2)
     assert linear.flops == 2 * 4 * 2 * 2
-    assert linear.training_memory == 4 * 6 * 4 + 4 * 4 * 2  # params + grads + 2 Adam moments, 4 B each; activations
+    # params + grads + 2 Adam moments, 4 B each; activations of the training batch (32), not of the example (4)
+    assert linear.training_memory == 4 * 6 * 4 + 32 * 2 * 4
+    assert "FLOPs/example" in result.table()
     assert mlp.metric > 0.9 > linear.metric  # XOR-like quadrants need the hidden layer
     assert len(mlp.history.metrics["accuracy"]) == 15
     assert "parameters" in result.table() and "accuracy" in str(result)

@@ -58,7 +58,13 @@ def test_conv_geometry_and_calculator():
     conv = nn.Conv2d(3, 64, 7, 2, 3)
     assert geo.params == sum(p.numel() for p in conv.parameters())
     assert explore.summary(conv, torch.zeros(1, 3, 224, 224)).total_macs == geo.macs
-    assert "= 112" in geo.describe(224, 224, 3, 64, 7, 2, 3, 1)
+    assert "= 112" in geo.describe()
+    assert "64·(3·7·7 + 1) = 9,472" in geo.describe()
+    # without a bias the formula drops the + 1 and still evaluates to the count it prints
+    no_bias = explore.conv_geometry(224, 224, 3, 64, 7, stride=2, padding=3, bias=False)
+    assert "(no bias) = 64·3·7·7 = 9,408" in no_bias.describe() and "k + 1" not in no_bias.describe()
+    with pytest.raises(TypeError, match="bias"):
+        explore.conv_geometry(8, 8, 1, 1, 3, bias="no")
     widget = explore.conv_calculator()
     html = widget.children[-1]
     assert "output (1, 16, 32, 32)" in html.value

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 from .train import History
 
-__all__ = ["COLORS", "plot_history", "show_compact", "use_book_style"]
+__all__ = ["COLORS", "image_grid", "plot_history", "show_compact", "use_book_style"]
 
 #: Colour cycle of the book (colour-blind safe, readable on light and dark pages).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -90,3 +90,27 @@ def plot_history(
     ax.set_title(title)
     ax.legend()
     return ax
+
+
+def image_grid(images, rows: int, cols: int, *, gap: int = 1, fill: float = -1.0):
+    """``(rows·cols, H, W)`` images → one ``(rows·(H + gap) − gap, cols·(W + gap) − gap)`` picture,
+    ``gap`` pixels of ``fill`` between neighbours, so that tiles never merge (NumPy or torch in,
+    NumPy out; images in row-major order)."""
+    import numpy as np
+
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images, dtype=float)
+    rows, cols = int(rows), int(cols)
+    if images.ndim != 3:
+        raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
+    if rows < 1 or cols < 1 or images.shape[0] != rows * cols:
+        raise ValueError(f"{rows}×{cols} tiles need {rows * cols} images, got {images.shape[0]}")
+    if not isinstance(gap, int) or isinstance(gap, bool) or gap < 0:
+        raise ValueError(f"gap must be a non-negative int, got {gap!r}")
+    h, w = images.shape[1:]
+    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), float(fill))
+    for k, image in enumerate(images):
+        r, c = divmod(k, cols)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = image
+    return out

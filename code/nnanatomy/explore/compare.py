@@ -23,8 +23,8 @@ __all__ = ["Comparison", "ComparisonEntry", "compare"]
 class ComparisonEntry:
     name: str
     parameters: int
-    flops: int  # forward FLOPs on the example input
-    training_memory: int  # bytes with Adam: parameters, gradients, two moments, activations
+    flops: int  # forward FLOPs on the example input (per example when it is a batch of one)
+    training_memory: int  # bytes with Adam at the training batch: parameters, gradients, two moments, activations
     seconds: float
     metric: float
     history: train.History
@@ -36,9 +36,10 @@ class Comparison:
     entries: list[ComparisonEntry]
 
     def table(self) -> str:
-        head = f"{'model':16s} {'parameters':>11s} {'FLOPs':>10s} {'train memory':>13s} {'time':>8s} {self.metric_name:>16s}"
+        head = (f"{'model':16s} {'parameters':>11s} {'FLOPs/example':>13s} {'train memory':>13s} {'time':>8s} "
+                f"{self.metric_name:>16s}")
         rows = [
-            f"{e.name:16s} {format_count(e.parameters):>11s} {format_count(e.flops, compact=True):>10s} "
+            f"{e.name:16s} {format_count(e.parameters):>11s} {format_count(e.flops, compact=True):>13s} "
             f"{format_bytes(e.training_memory):>13s} {e.seconds:7.1f}s {e.metric:16.4f}"
             for e in self.entries
         ]
@@ -59,6 +60,22 @@ class Comparison:
         return ax
 
 
+def _first_batch(train_data: Any) -> Any:
+    """A training batch to measure memory on, taken without drawing from the loader's random
+    order (which would change the training run): the first ``batch_size`` samples of a
+    ``DataLoader``'s dataset, or the first element of a list; ``None`` for other iterables."""
+    from torch.utils.data import DataLoader
+
+    if isinstance(train_data, DataLoader):
+        if train_data.batch_size is None or not hasattr(train_data.dataset, "__len__"):
+            return None
+        n = min(train_data.batch_size, len(train_data.dataset))
+        return train_data.collate_fn([train_data.dataset[i] for i in range(n)])
+    if isinstance(train_data, (list, tuple)) and train_data:
+        return train_data[0]
+    return None
+
+
 def compare(
     builders: Mapping[str, Callable[[], nn.Module]],
     train_data: Iterable[Any],
@@ -74,10 +91,17 @@ def compare(
     device: torch.device | str | None = None,
 ) -> Comparison:
     """Build, measure and train every model with the same data, optimiser (Adam, ``lr``),
-    epochs and seed; ``evaluate(model)`` must return ``metric`` among its entries."""
+    epochs and seed; ``evaluate(model)`` must return ``metric`` among its entries.
+
+    FLOPs are counted on ``example_inputs`` (give a batch of one for FLOPs per example). The
+    training memory (Adam: parameters, gradients, two moments, activations) is counted on the
+    first training batch when ``train_data`` yields ``(inputs, targets)`` pairs of tensors, and
+    on ``example_inputs`` otherwise (for data that is one batch, such as a whole graph)."""
     if not isinstance(builders, Mapping) or not builders:
         raise TypeError("builders must be a non-empty mapping of name → function returning a model")
     device = runtime.get_device() if device is None else torch.device(device)
+    first = _first_batch(train_data)
+    training_inputs = (first[0],) if isinstance(first, (tuple, list)) and first and isinstance(first[0], torch.Tensor) else None
     entries = []
     for name, build in builders.items():
         runtime.seed_everything(seed)
@@ -85,12 +109,13 @@ def compare(
         if not isinstance(model, nn.Module):
             raise TypeError(f"builder {name!r} must return an nn.Module, got {type(model).__name__}")
         anatomy = summary(model, *example_inputs, device=device)
+        at_batch = anatomy if training_inputs is None else summary(model, *training_inputs, device=device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         history = train.fit(model, train_data, optimizer=optimizer, loss_fn=loss_fn, batch_loss=batch_loss, epochs=epochs,
                             device=device, evaluate=evaluate, progress=False)
         if metric not in history.metrics:
             raise ValueError(f"evaluate() returned {sorted(history.metrics)}, not the metric {metric!r}")
         entries.append(ComparisonEntry(name, anatomy.total_params, anatomy.total_flops,
-                                       anatomy.training_memory("adam")["total"], history.total_seconds,
+                                       at_batch.training_memory("adam")["total"], history.total_seconds,
                                        history.metrics[metric][-1], history))
     return Comparison(metric, entries)

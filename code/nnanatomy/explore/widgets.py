@@ -16,22 +16,39 @@ __all__ = ["LAYERS", "ConvGeometry", "conv_calculator", "conv_geometry", "layer_
 
 @dataclass(frozen=True)
 class ConvGeometry:
+    """Output size, parameters and MACs of one ``nn.Conv2d`` on one image, with the settings
+    that produced them, so that :meth:`describe` writes out formulas that evaluate to the numbers."""
+
     out_height: int
     out_width: int
     params: int
     macs: int
+    height: int
+    width: int
+    in_channels: int
+    out_channels: int
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+    bias: bool
 
-    def describe(self, height: int, width: int, in_channels: int, out_channels: int,
-                 kernel: int, stride: int, padding: int, dilation: int) -> str:
-        span = dilation * (kernel - 1) + 1
+    def describe(self) -> str:
+        """The computation written out, each formula with its numbers filled in."""
+        span = self.dilation * (self.kernel - 1) + 1
+        k, c_in, c_out = self.kernel, self.in_channels, self.out_channels
+        if self.bias:
+            params = f"C_out·(C_in·k·k + 1) = {c_out}·({c_in}·{k}·{k} + 1)"
+        else:
+            params = f"C_out·C_in·k·k (no bias) = {c_out}·{c_in}·{k}·{k}"
         return (
-            f"Conv2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={stride}, padding={padding}, "
-            f"dilation={dilation}) on (1, {in_channels}, {height}, {width})\n"
-            f"  H_out = floor(({height} + 2·{padding} − {span}) / {stride}) + 1 = {self.out_height}"
+            f"Conv2d({c_in}, {c_out}, kernel_size={k}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, bias={self.bias}) on (1, {c_in}, {self.height}, {self.width})\n"
+            f"  H_out = floor(({self.height} + 2·{self.padding} − {span}) / {self.stride}) + 1 = {self.out_height}"
             f"   (kernel footprint {span} = dilation·(k − 1) + 1)\n"
-            f"  W_out = floor(({width} + 2·{padding} − {span}) / {stride}) + 1 = {self.out_width}\n"
-            f"  output (1, {out_channels}, {self.out_height}, {self.out_width})\n"
-            f"  parameters = C_out·(C_in·k·k + 1) = {out_channels}·({in_channels}·{kernel}·{kernel} + 1) = {format_count(self.params)}\n"
+            f"  W_out = floor(({self.width} + 2·{self.padding} − {span}) / {self.stride}) + 1 = {self.out_width}\n"
+            f"  output (1, {c_out}, {self.out_height}, {self.out_width})\n"
+            f"  parameters = {params} = {format_count(self.params)}\n"
             f"  MACs = C_out·H_out·W_out·C_in·k·k = {format_count(self.macs)}"
         )
 
@@ -40,11 +57,14 @@ def conv_geometry(height: int, width: int, in_channels: int, out_channels: int, 
                   stride: int = 1, padding: int = 0, dilation: int = 1, bias: bool = True) -> ConvGeometry:
     """Output size, parameter count and MACs of one ``nn.Conv2d`` on one ``(C_in, H, W)`` image."""
     in_channels, out_channels = check_positive_int("in_channels", in_channels), check_positive_int("out_channels", out_channels)
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias must be True or False, got {bias!r}")
     out_h = conv_output_size(height, kernel, stride, padding, dilation)
     out_w = conv_output_size(width, kernel, stride, padding, dilation)
     params = out_channels * (in_channels * kernel * kernel + (1 if bias else 0))
     macs = out_channels * out_h * out_w * in_channels * kernel * kernel
-    return ConvGeometry(out_h, out_w, params, macs)
+    return ConvGeometry(out_h, out_w, params, macs, height, width, in_channels, out_channels, kernel, stride,
+                        padding, dilation, bias)
 
 
 def conv_calculator(height: int = 32, width: int = 32, in_channels: int = 3, out_channels: int = 16):
@@ -63,7 +83,7 @@ def conv_calculator(height: int = 32, width: int = 32, in_channels: int = 3, out
         values = {k: s.value for k, s in sliders.items()}
         try:
             geo = conv_geometry(height, width, in_channels, out_channels, **values)
-            text = geo.describe(height, width, in_channels, out_channels, **values)
+            text = geo.describe()
         except ValueError as exc:
             text = f"invalid: {exc}"
         output.value = f"<pre>{text}</pre>"

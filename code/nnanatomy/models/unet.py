@@ -122,11 +122,15 @@ class SinusoidalTimeEmbedding(nn.Module):
         self.dim = dim
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Linear(4 * dim, dim))
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
+    def sinusoid(self, t: torch.Tensor) -> torch.Tensor:
+        """The code before the MLP: ``(B,)`` steps → ``(B, dim)``, sines then cosines of ``t·ω_k``."""
         half = self.dim // 2
         freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
         angles = t.float()[:, None] * freqs[None]  # (B, half)
-        return self.mlp(torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1))
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.sinusoid(t))
 
 
 class CrossAttention2d(nn.Module):
