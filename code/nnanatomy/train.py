@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -185,6 +186,9 @@ def fit(
     set, the recorded training loss is the mean over all ranks' samples, and only rank 0 shows
     progress and prints.
 
+    Every argument is checked before the model is touched. On success the model is returned in
+    eval mode, on ``device``; if training fails, the model's train/eval mode is restored.
+
     Raises:
         FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
     """
@@ -220,14 +224,39 @@ def fit(
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
 
-    if device is None:
-        device = _model_device(model)
-    elif isinstance(device, str):
-        device = torch.device(device)
-    elif not isinstance(device, torch.device):
-        raise TypeError(f"device must be None, a str or a torch.device, got {type(device).__name__}")
+    device = _model_device(model) if device is None else _checked_device(device)
+    if device.type == "meta":
+        raise ValueError("fit cannot train on the meta device, which holds shapes but no data; "
+                         "build the model on 'cpu' or 'cuda' (explore.summary is the tool for meta models)")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} needs CUDA, which is not available here; use runtime.get_device()")
+    if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' is not available here; use runtime.get_device()")
+    if not isinstance(amp, bool):
+        raise TypeError(f"amp must be True or False, got {amp!r}")
     if amp and device.type != "cuda":
         raise ValueError(f"amp=True needs a CUDA device, got {device.type!r}; pass amp=(device.type == 'cuda')")
+    own = {id(p) for p in model.parameters()}
+    if not any(id(p) in own for group in optimizer.param_groups for p in group["params"]):
+        raise ValueError("the optimizer holds none of the model's parameters: build it on model.parameters()")
+    foreign = sum(id(p) not in own for group in optimizer.param_groups for p in group["params"])
+    if foreign:
+        raise ValueError(f"the optimizer holds {foreign} parameters that are not the model's: build it on model.parameters()")
+    # Validated: only now is the caller's model touched. On any failure it gets its mode back.
+    was_training = model.training
+    try:
+        return _fit_loop(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every,
+                         clip_grad_norm, scheduler, amp, progress, log_every, history, after_step, accumulate,
+                         world, n_batches)
+    except BaseException:
+        model.train(was_training)
+        raise
+
+
+def _fit_loop(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every,  # noqa: PLR0913
+              clip_grad_norm, scheduler, amp, progress, log_every, history, after_step, accumulate,
+              world, n_batches) -> History:
+    """The epochs of :func:`fit`, on arguments it has already checked."""
     model.to(device)
     train_model = model
     if world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
@@ -327,24 +356,70 @@ def evaluate_loss(
     device: torch.device | str | None = None,
 ) -> float:
     """Mean of ``loss_fn(model(inputs), targets)`` over ``(inputs, targets)`` batches, weighted by
-    batch size (exact for losses with ``reduction="mean"``), in eval mode without gradients."""
+    batch size (exact for losses with ``reduction="mean"``), in eval mode without gradients.
+    The model's train/eval mode is restored afterwards, also when a batch raises."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
     _check_reiterable("data", data)
-    device = _model_device(model) if device is None else torch.device(device)
+    device = _model_device(model) if device is None else _checked_device(device)
     was_training = model.training
     model.eval()
     total, samples = 0.0, 0
-    with torch.no_grad():
-        for batch in data:
-            batch = move_to(batch, device)
-            n = _batch_size(batch)
-            total += float(_loss_of_batch(model, batch, loss_fn, None)) * n
-            samples += n
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            for batch in data:
+                batch = move_to(batch, device)
+                n = _batch_size(batch)
+                total += float(_loss_of_batch(model, batch, loss_fn, None)) * n
+                samples += n
+    finally:
+        model.train(was_training)
     if samples == 0:
         raise ValueError("data produced no batches")
     return total / samples
+
+
+def _checked_device(device: object) -> torch.device:
+    """``device`` as a ``torch.device``, or a ValueError/TypeError that names what was expected."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a torch.device or a string such as 'cpu' or 'cuda:0', got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device must name a device such as 'cpu', 'cuda', 'cuda:0' or 'mps', got {device!r}") from exc
+
+
+# What torch.load(weights_only=True) reads back: tensors and plain Python values.
+_PLAIN = (type(None), bool, int, float, str)
+
+
+def _check_loadable(value: Any, where: str) -> None:
+    """Raise a TypeError if ``value`` could not be read back by ``torch.load(weights_only=True)``."""
+    if isinstance(value, _PLAIN):
+        return
+    if isinstance(value, torch.Tensor):
+        if value.device.type == "meta":
+            raise ValueError(f"{where} is a tensor on the meta device, which holds no data to save")
+        return
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_loadable(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"{where} has a key of type {type(key).__name__}; keys must be str or int")
+            _check_loadable(item, f"{where}[{key!r}]")
+        return
+    hint = " (convert a NumPy array with .tolist() or torch.from_numpy)" if type(value).__module__ == "numpy" else ""
+    raise TypeError(
+        f"{where} is a {type(value).__name__}, which a checkpoint loaded with weights_only=True cannot read back; "
+        f"use tensors, numbers, strings, lists and dicts{hint}"
+    )
 
 
 def save_checkpoint(
@@ -360,12 +435,19 @@ def save_checkpoint(
     Under ``torchrun`` only rank 0 writes (call it on every rank; the others return at once).
 
     Everything saved is tensors, numbers, strings, lists and dicts, so the file loads with
-    ``torch.load(weights_only=True)`` — no pickled code runs when a reader opens it.
+    ``torch.load(weights_only=True)`` — no pickled code runs when a reader opens it. Anything
+    else in ``extra`` is refused before a byte is written. The file is written atomically: to a
+    temporary file in the same folder, flushed, then renamed over ``path``; if anything fails
+    (or the save is interrupted) an existing checkpoint at ``path`` is left as it was.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be None or a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if history is not None and not isinstance(history, History):
+        raise TypeError(f"history must be None or a nnanatomy.train.History, got {type(history).__name__}")
     if extra is not None and not isinstance(extra, Mapping):
         raise TypeError(f"extra must be None or a dict, got {type(extra).__name__}")
     if not distributed.is_main():
@@ -379,10 +461,69 @@ def save_checkpoint(
         "history": history.as_dict() if history is not None else None,
         "extra": dict(extra) if extra is not None else {},
     }
-    directory = os.path.dirname(os.fspath(path))
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    torch.save(payload, path)
+    _check_loadable(payload["model"], "the model's state")
+    _check_loadable(payload["optimizer"], "the optimizer's state")
+    _check_loadable(payload["history"], "history")
+    _check_loadable(payload["extra"], "extra")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".checkpoint-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:  # also KeyboardInterrupt: never leave a half-written file behind
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+def _read_checkpoint(path: str, map_location: Any) -> dict[str, Any]:
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated, empty, not a zip, or pickled objects weights_only refuses
+        raise ValueError(
+            f"{path!r} is not a readable checkpoint (empty, truncated, corrupt, or holding objects other than "
+            f"tensors and plain values): {type(exc).__name__}"
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != "nnanatomy-checkpoint-1":
+        raise ValueError(f"{path!r} is not a checkpoint written by nnanatomy.train.save_checkpoint")
+    for key in ("model", "optimizer", "history", "extra"):
+        if key not in payload:
+            raise ValueError(f"{path!r} is incomplete: it has no {key!r} entry")
+    if not isinstance(payload["model"], Mapping):
+        raise ValueError(f"{path!r}: the model state is a {type(payload['model']).__name__}, not a state dict")
+    return payload
+
+
+def _check_state_fits(state: Mapping[str, Any], model: nn.Module, strict: bool) -> None:
+    """Every key and shape of ``state`` against ``model``, before anything is copied."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if strict and (missing or unexpected):
+        raise ValueError(
+            f"the checkpoint does not fit this model: missing keys {missing[:5]}{' …' if len(missing) > 5 else ''}, "
+            f"unexpected keys {unexpected[:5]}{' …' if len(unexpected) > 5 else ''} (strict=False loads the common keys)"
+        )
+    wrong = [f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
+             for k in own if k in state and isinstance(state[k], torch.Tensor) and state[k].shape != own[k].shape]
+    if wrong:
+        raise ValueError(f"the checkpoint's shapes do not fit this model: {'; '.join(wrong[:5])}")
+
+
+def _check_optimizer_fits(state: Any, optimizer: torch.optim.Optimizer) -> None:
+    if not isinstance(state, Mapping) or "param_groups" not in state or "state" not in state:
+        raise ValueError("the checkpoint's optimizer state is not an optimizer state dict")
+    saved, own = state["param_groups"], optimizer.param_groups
+    if len(saved) != len(own) or any(len(a.get("params", ())) != len(b["params"]) for a, b in zip(saved, own)):
+        raise ValueError(
+            "the checkpoint's optimizer state does not fit this optimizer: "
+            f"{[len(g.get('params', ())) for g in saved]} parameters per group saved, {[len(g['params']) for g in own]} here"
+        )
 
 
 def load_checkpoint(
@@ -395,21 +536,34 @@ def load_checkpoint(
 ) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (and ``optimizer``).
 
-    Loads with ``weights_only=True``. Returns ``{"history": History | None, "extra": dict}``.
+    Loads with ``weights_only=True``. Everything is checked first — the file, the model's keys
+    and shapes, the optimizer's state, the history — and only then are the model and the
+    optimizer changed: a checkpoint that does not fit raises a ValueError and leaves both as
+    they were. Returns ``{"history": History | None, "extra": dict}``.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be None or a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if not isinstance(strict, bool):
+        raise TypeError(f"strict must be True or False, got {strict!r}")
+    if map_location is not None:
+        map_location = _checked_device(map_location)
+    path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(payload, dict) or payload.get("format") != "nnanatomy-checkpoint-1":
-        raise ValueError(f"{os.fspath(path)!r} is not a checkpoint written by nnanatomy.train.save_checkpoint")
-    model.load_state_dict(payload["model"], strict=strict)
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    payload = _read_checkpoint(path, map_location)
+    _check_state_fits(payload["model"], model, strict)
     if optimizer is not None:
         if payload["optimizer"] is None:
-            raise ValueError("the checkpoint holds no optimizer state")
-        optimizer.load_state_dict(payload["optimizer"])
+            raise ValueError("the checkpoint holds no optimizer state (it was saved without an optimizer)")
+        _check_optimizer_fits(payload["optimizer"], optimizer)
     history = History.from_dict(payload["history"]) if payload["history"] is not None else None
+    model.load_state_dict(payload["model"], strict=strict)
+    if optimizer is not None:
+        optimizer.load_state_dict(payload["optimizer"])
     return {"history": history, "extra": payload["extra"]}
 
 
@@ -418,24 +572,42 @@ class EMA:
 
     Generative models are usually sampled with averaged weights, which smooth out the noise of
     the last optimiser steps. ``update(model)`` after each step (``fit(after_step=ema.update)``);
-    ``copy_to(model)`` to load the averages.
+    ``copy_to(model)`` to load the averages. The averages follow the model's device.
     """
 
     def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if not 0.0 < decay < 1.0:
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)):
+            raise TypeError(f"decay must be a number in (0, 1), got {type(decay).__name__}")
+        if not 0.0 < decay < 1.0:  # also False for NaN
             raise ValueError(f"decay must be in (0, 1), got {decay}")
-        self.decay = decay
+        self.decay = float(decay)
         self.shadow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def _check_model(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        state = model.state_dict()
+        if state.keys() != self.shadow.keys():
+            missing, extra = sorted(self.shadow.keys() - state.keys()), sorted(state.keys() - self.shadow.keys())
+            raise ValueError(f"this is not the model the EMA averages: missing {missing[:5]}, unexpected {extra[:5]}")
+        wrong = [k for k, v in state.items() if v.shape != self.shadow[k].shape]
+        if wrong:
+            raise ValueError(f"this is not the model the EMA averages: shapes differ for {wrong[:5]}")
+        return state
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
+        for k, v in self._check_model(model).items():
+            if self.shadow[k].device != v.device:
+                self.shadow[k] = self.shadow[k].to(v.device)
             if v.is_floating_point():
                 self.shadow[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
             else:
                 self.shadow[k].copy_(v)
 
     def copy_to(self, model: nn.Module) -> None:
+        """Load the averages into ``model`` (checked first: a different model is left unchanged)."""
+        self._check_model(model)
         model.load_state_dict(self.shadow)
