@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data, train
+from .runtime import eval_mode
 from .models import CNNClassifier, CNNConfig
 
 __all__ = ["JudgeReport", "judge_samples", "train_digit_judge"]
@@ -65,13 +66,19 @@ class JudgeReport:
 
 @torch.no_grad()
 def judge_samples(judge: nn.Module, samples: torch.Tensor, threshold: float = 0.9) -> JudgeReport:
-    """Classify generated images ``(N, 1, 8, 8)`` in the diffusion models' range [−1, 1]."""
+    """Classify generated images ``(N, 1, 8, 8)`` in the diffusion models' range [−1, 1], with the
+    judge in eval mode (its train/eval mode is restored afterwards)."""
     if not isinstance(samples, torch.Tensor) or samples.ndim != 4 or samples.shape[1:] != (1, 8, 8):
         raise ValueError(f"samples must be a (N, 1, 8, 8) tensor, got {getattr(samples, 'shape', type(samples).__name__)}")
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if not isinstance(judge, nn.Module):
+        raise TypeError(f"judge must be a torch.nn.Module, got {type(judge).__name__}")
+    if not torch.isfinite(samples).all():
+        raise ValueError("samples contain NaN or infinite values; a sampler diverged")
     device = next(judge.parameters()).device
     images = ((samples.clamp(-1, 1) + 1) / 2).float().to(device)  # back to the digits' [0, 1]
-    probs = F.softmax(judge(images), dim=-1).cpu()
+    with eval_mode(judge):  # BatchNorm's running statistics untouched, dropout off; the mode comes back
+        probs = F.softmax(judge(images), dim=-1).cpu()
     confidence, predicted = probs.max(dim=-1)
     return JudgeReport(predicted.numpy(), confidence.numpy(), threshold)

@@ -9,17 +9,18 @@ Every chapter starts with the same three lines::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "SCALES"]
+__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "eval_mode", "SCALES"]
 
 #: The run sizes a chapter can choose between. ``"cpu"`` is what CI executes and what the
 #: committed outputs show; ``"gpu"`` trains longer and larger where a GPU is available.
@@ -143,3 +144,17 @@ def move_to(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, Mapping):
         return {k: move_to(v, device) for k, v in obj.items()}
     return obj
+
+
+@contextlib.contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Put ``module`` in eval mode for the ``with`` block and give it back its train/eval mode
+    afterwards — also when the block raises."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

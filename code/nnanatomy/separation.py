@@ -19,6 +19,8 @@ SI-SDR, SDR through ``mir_eval``, and the training data and loss of the chapter.
 
 from __future__ import annotations
 
+import contextlib
+
 import math
 from dataclasses import dataclass
 
@@ -183,8 +185,29 @@ def sdr(references: list[np.ndarray], estimates: list[np.ndarray]) -> np.ndarray
     ref, est = np.stack(references).astype(np.float64), np.stack(estimates).astype(np.float64)  # (sources, 2, n)
     if ref.shape != est.shape or ref.ndim != 3:
         raise ValueError(f"references and estimates must be lists of equal (channels, samples) arrays, got {ref.shape} and {est.shape}")
-    per_channel = [mir_eval.separation.bss_eval_sources(ref[:, c], est[:, c], compute_permutation=False)[0] for c in range(ref.shape[1])]
+    if not (np.isfinite(ref).all() and np.isfinite(est).all()):
+        raise ValueError("references and estimates must be finite (no NaN or infinity)")
+    if (np.abs(ref).reshape(ref.shape[0], -1).max(axis=1) == 0).any():
+        raise ValueError("every reference must hold some signal: the SDR of a silent reference is undefined")
+    with _numpy2_inf():
+        per_channel = [mir_eval.separation.bss_eval_sources(ref[:, c], est[:, c], compute_permutation=False)[0]
+                       for c in range(ref.shape[1])]
     return np.mean(per_channel, axis=0)
+
+
+@contextlib.contextmanager
+def _numpy2_inf():
+    """mir_eval 0.7 returns ``np.Inf`` for an infinite SIR (always, with a single source), a name
+    NumPy 2 removed; 0.8 fixes it but deprecates the separation module. Provide the old name for
+    the duration of the call only."""
+    added = not hasattr(np, "Inf")
+    if added:
+        np.Inf = np.inf
+    try:
+        yield
+    finally:
+        if added:
+            del np.Inf
 
 
 class SeparationCrops(torch.utils.data.Dataset):

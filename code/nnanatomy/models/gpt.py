@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..runtime import eval_mode
 from .moe import MoEFeedForward
 
 __all__ = ["CausalSelfAttention", "DecoderBlock", "FeedForward", "GPT", "GPTConfig", "KVCache", "sliding_cross_entropy"]
@@ -214,27 +215,27 @@ class GPT(nn.Module):
             raise ValueError(f"top_k must be in [1, {self.config.vocab_size}], got {top_k}")
         if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.shape[1] == 0:
             raise ValueError("ids must be a non-empty (B, T) tensor of token ids")
-        was_training = self.training
-        self.eval()
-        limit = self.config.max_seq_len
-        cache: KVCache | None = None
-        for _ in range(max_new_tokens):
-            if not use_cache:
-                logits, _ = self(ids[:, -limit:])
-            elif cache is None or cache[0][0].shape[2] + 1 > limit:
-                logits, cache = self(ids[:, -limit:])  # (re)build the cache from the window
-            else:
-                logits, cache = self(ids[:, -1:], cache)  # only the newest position
-            logits = logits[:, -1, :] / temperature  # (B, V)
-            if top_k is not None:
-                kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            if greedy:
-                next_id = logits.argmax(dim=-1, keepdim=True)
-            else:
-                next_id = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1, generator=generator)
-            ids = torch.cat([ids, next_id], dim=1)
-        self.train(was_training)
+        if not isinstance(greedy, bool) or not isinstance(use_cache, bool):
+            raise TypeError("greedy and use_cache must be True or False")
+        with eval_mode(self):  # generation runs without dropout; the caller's mode comes back
+            limit = self.config.max_seq_len
+            cache: KVCache | None = None
+            for _ in range(max_new_tokens):
+                if not use_cache:
+                    logits, _ = self(ids[:, -limit:])
+                elif cache is None or cache[0][0].shape[2] + 1 > limit:
+                    logits, cache = self(ids[:, -limit:])  # (re)build the cache from the window
+                else:
+                    logits, cache = self(ids[:, -1:], cache)  # only the newest position
+                logits = logits[:, -1, :] / temperature  # (B, V)
+                if top_k is not None:
+                    kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                if greedy:
+                    next_id = logits.argmax(dim=-1, keepdim=True)
+                else:
+                    next_id = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1, generator=generator)
+                ids = torch.cat([ids, next_id], dim=1)
         return ids
 
     def num_parameters(self) -> int:
@@ -264,27 +265,25 @@ def sliding_cross_entropy(model: GPT, ids: torch.Tensor, batch_size: int = 64) -
         raise ValueError("ids must be a 1-D tensor of at least two token ids")
     window, n = model.config.max_seq_len, ids.numel()
     half = max(window // 2, 1)
-    was_training = model.training
-    model.eval()
-    device = model.output_proj.weight.device
-    windows = []  # (start, first scored position inside the window)
-    for start in range(0, n - 1, half):
-        first = 0 if start == 0 else half
-        if start + first + 1 >= n:
-            break
-        windows.append((start, first))
-    total, count = 0.0, 0
-    full = [(s, f) for s, f in windows if s + window + 1 <= n]
-    partial = [(s, f) for s, f in windows if s + window + 1 > n]
-    groups = [full[i : i + batch_size] for i in range(0, len(full), batch_size)] + [[w] for w in partial]
-    for group in groups:
-        length = min(window, n - 1 - group[0][0])
-        x = torch.stack([ids[s : s + length] for s, _ in group]).to(device)
-        y = torch.stack([ids[s + 1 : s + length + 1] for s, _ in group]).to(device)
-        logits, _ = model(x)
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none").view(len(group), -1)
-        for row, (_, first) in enumerate(group):
-            total += float(nll[row, first:].sum())
-            count += nll.shape[1] - first
-    model.train(was_training)
+    with eval_mode(model):
+        device = model.output_proj.weight.device
+        windows = []  # (start, first scored position inside the window)
+        for start in range(0, n - 1, half):
+            first = 0 if start == 0 else half
+            if start + first + 1 >= n:
+                break
+            windows.append((start, first))
+        total, count = 0.0, 0
+        full = [(s, f) for s, f in windows if s + window + 1 <= n]
+        partial = [(s, f) for s, f in windows if s + window + 1 > n]
+        groups = [full[i : i + batch_size] for i in range(0, len(full), batch_size)] + [[w] for w in partial]
+        for group in groups:
+            length = min(window, n - 1 - group[0][0])
+            x = torch.stack([ids[s : s + length] for s, _ in group]).to(device)
+            y = torch.stack([ids[s + 1 : s + length + 1] for s, _ in group]).to(device)
+            logits, _ = model(x)
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="none").view(len(group), -1)
+            for row, (_, first) in enumerate(group):
+                total += float(nll[row, first:].sum())
+                count += nll.shape[1] - first
     return total / count

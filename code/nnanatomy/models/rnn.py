@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..runtime import eval_mode
+
 __all__ = ["CELLS", "CharRNN", "CharRNNConfig", "SequenceRegressor", "SequenceRegressorConfig"]
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -72,20 +74,18 @@ class CharRNN(nn.Module):
         if not isinstance(prompt, torch.Tensor) or prompt.ndim != 1 or prompt.numel() == 0:
             raise ValueError("prompt must be a non-empty 1-D tensor of ids")
         _check_positive("greedy_decode", max_new_tokens=max_new_tokens)
-        was_training = self.training
-        self.eval()
-        device = next(self.parameters()).device
-        logits, state = self(prompt.to(device)[None])
-        new_ids, probs = [], []
-        for _ in range(max_new_tokens):
-            p = torch.softmax(logits[0, -1], dim=-1)  # (V,): y_t as probabilities
-            next_id = int(p.argmax())  # greedy: the best character now, no look-ahead
-            new_ids.append(next_id)
-            probs.append(p.cpu())
-            if stop_id is not None and next_id == stop_id:
-                break
-            logits, state = self(torch.tensor([[next_id]], device=device), state)
-        self.train(was_training)
+        with eval_mode(self):
+            device = next(self.parameters()).device
+            logits, state = self(prompt.to(device)[None])
+            new_ids, probs = [], []
+            for _ in range(max_new_tokens):
+                p = torch.softmax(logits[0, -1], dim=-1)  # (V,): y_t as probabilities
+                next_id = int(p.argmax())  # greedy: the best character now, no look-ahead
+                new_ids.append(next_id)
+                probs.append(p.cpu())
+                if stop_id is not None and next_id == stop_id:
+                    break
+                logits, state = self(torch.tensor([[next_id]], device=device), state)
         return new_ids, torch.stack(probs)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..runtime import eval_mode
+
 __all__ = [
     "DecoderLayer",
     "EncoderLayer",
@@ -236,21 +238,19 @@ class Transformer(nn.Module):
         until every sequence has produced EOS (or ``max_len``). Returns the ids ``(B, T)``
         (BOS first) and the last step's cross-attention weights per layer."""
         max_len = self.config.max_len if max_len is None else max_len
-        was_training = self.training
-        self.eval()
-        memory, pad = self.encode(src)
-        ids = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
-        finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-        cross: list[torch.Tensor] = []
-        for _ in range(max_len - 1):
-            logits, cross = self.decode(ids, memory, pad)
-            next_id = logits[:, -1].argmax(dim=-1)
-            next_id = torch.where(finished, torch.full_like(next_id, self.config.pad_id), next_id)
-            ids = torch.cat([ids, next_id[:, None]], dim=1)
-            finished |= next_id == eos_id
-            if finished.all():
-                break
-        self.train(was_training)
+        with eval_mode(self):
+            memory, pad = self.encode(src)
+            ids = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+            finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+            cross: list[torch.Tensor] = []
+            for _ in range(max_len - 1):
+                logits, cross = self.decode(ids, memory, pad)
+                next_id = logits[:, -1].argmax(dim=-1)
+                next_id = torch.where(finished, torch.full_like(next_id, self.config.pad_id), next_id)
+                ids = torch.cat([ids, next_id[:, None]], dim=1)
+                finished |= next_id == eos_id
+                if finished.all():
+                    break
         return ids, cross
 
     def num_parameters(self) -> int:
