@@ -253,7 +253,7 @@ def fit(
         raise
 
 
-def _fit_loop(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every,  # noqa: PLR0913
+def _fit_loop(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every,
               clip_grad_norm, scheduler, amp, progress, log_every, history, after_step, accumulate,
               world, n_batches) -> History:
     """The epochs of :func:`fit`, on arguments it has already checked."""
