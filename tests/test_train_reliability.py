@@ -249,3 +249,24 @@ def test_generation_and_judging_restore_the_callers_mode_even_on_error():
     with pytest.raises(TypeError, match="Module"):
         with runtime.eval_mode("cnn"):
             pass
+
+
+def test_compare_and_the_exercise_checkers_leave_the_global_random_state_alone():
+    import random
+
+    from nnanatomy import explore
+    from nnanatomy.exercises import lab, lstm, moe
+
+    torch.manual_seed(123)
+    np.random.seed(123)
+    random.seed(123)
+    x = torch.randn(32, 2)
+    y = (x[:, 0] > 0).long()
+    states = torch.random.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    explore.compare({"linear": lambda: nn.Linear(2, 2)}, [(x, y)], (x[:1],), lambda m: {"acc": 0.0}, "acc",
+                    loss_fn=nn.functional.cross_entropy, epochs=1, device="cpu")
+    lab.check_gcn_layer(lambda adj, h, w, b: np.zeros((7, 3)))
+    lstm.check_lstm_step(lambda *args: (np.zeros((2, 4)), np.zeros((2, 4))))
+    moe.check_router(lambda logits, k: (np.zeros((7, 2)), np.zeros((7, 2), dtype=int)))
+    assert torch.equal(torch.random.get_rng_state(), states[0])
+    assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]

@@ -51,8 +51,9 @@ def check_gcn_layer(fn: Any, seed: int = 0) -> CheckResult:
     upper = np.triu(rng.random((7, 7)) < 0.4, 1)
     adj = (upper | upper.T).astype(np.float64)
     h = rng.normal(size=(7, 4))
-    torch.manual_seed(seed)
-    layer = GCNLayer(4, 3).double()
+    with torch.random.fork_rng(devices=[]):  # seeded here, the reader's random state left as it was
+        torch.manual_seed(seed)
+        layer = GCNLayer(4, 3).double()
     weight, bias = layer.linear.weight.detach().numpy(), layer.bias.detach().numpy()
     expected = layer(torch.tensor(h), torch.tensor(adj)).detach().numpy()
     got = np.asarray(fn(adj.copy(), h.copy(), weight.copy(), bias.copy()), dtype=np.float64)

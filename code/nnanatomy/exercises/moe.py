@@ -57,9 +57,10 @@ def check_router(fn: Any, seed: int = 0) -> CheckResult:
         return not_answered("replace None with your function.")
     if not callable(fn):
         raise TypeError(f"pass your function, got {type(fn).__name__}")
-    torch.manual_seed(seed)
-    router = TopKRouter(6, num_experts=5, top_k=2).eval()
-    x = torch.randn(7, 6)
+    with torch.random.fork_rng(devices=[]):  # seeded here, the reader's random state left as it was
+        torch.manual_seed(seed)
+        router = TopKRouter(6, num_experts=5, top_k=2).eval()
+        x = torch.randn(7, 6)
     with torch.no_grad():
         weights, ids, _ = router(x)
         logits = router.gate(x).numpy()

@@ -4,11 +4,13 @@ learning curves."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from torch import nn
 
@@ -91,7 +93,8 @@ def compare(
     device: torch.device | str | None = None,
 ) -> Comparison:
     """Build, measure and train every model with the same data, optimiser (Adam, ``lr``),
-    epochs and seed; ``evaluate(model)`` must return ``metric`` among its entries.
+    epochs and seed; ``evaluate(model)`` must return ``metric`` among its entries. The global
+    random state (torch, NumPy, ``random``) is the same afterwards as before.
 
     FLOPs are counted on ``example_inputs`` (give a batch of one for FLOPs per example). The
     training memory (Adam: parameters, gradients, two moments, activations) is counted on the
@@ -103,19 +106,31 @@ def compare(
     first = _first_batch(train_data)
     training_inputs = (first[0],) if isinstance(first, (tuple, list)) and first and isinstance(first[0], torch.Tensor) else None
     entries = []
-    for name, build in builders.items():
-        runtime.seed_everything(seed)
-        model = build()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"builder {name!r} must return an nn.Module, got {type(model).__name__}")
-        anatomy = summary(model, *example_inputs, device=device)
-        at_batch = anatomy if training_inputs is None else summary(model, *training_inputs, device=device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        history = train.fit(model, train_data, optimizer=optimizer, loss_fn=loss_fn, batch_loss=batch_loss, epochs=epochs,
-                            device=device, evaluate=evaluate, progress=False)
-        if metric not in history.metrics:
-            raise ValueError(f"evaluate() returned {sorted(history.metrics)}, not the metric {metric!r}")
-        entries.append(ComparisonEntry(name, anatomy.total_params, anatomy.total_flops,
-                                       at_batch.training_memory("adam")["total"], history.total_seconds,
-                                       history.metrics[metric][-1], history))
+    saved = torch.random.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        for name, build in builders.items():
+            entries.append(_compare_one(name, build, seed, example_inputs, training_inputs, train_data, loss_fn,
+                                        batch_loss, epochs, lr, device, evaluate, metric))
+    finally:  # every contestant is seeded; the reader's random state is given back
+        torch.random.set_rng_state(saved[0])
+        np.random.set_state(saved[1])
+        random.setstate(saved[2])
     return Comparison(metric, entries)
+
+
+def _compare_one(name, build, seed, example_inputs, training_inputs, train_data, loss_fn, batch_loss, epochs, lr,
+                 device, evaluate, metric) -> ComparisonEntry:
+    """Build, count and train one contestant, seeded like every other."""
+    runtime.seed_everything(seed)
+    model = build()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"builder {name!r} must return an nn.Module, got {type(model).__name__}")
+    anatomy = summary(model, *example_inputs, device=device)
+    at_batch = anatomy if training_inputs is None else summary(model, *training_inputs, device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = train.fit(model, train_data, optimizer=optimizer, loss_fn=loss_fn, batch_loss=batch_loss, epochs=epochs,
+                        device=device, evaluate=evaluate, progress=False)
+    if metric not in history.metrics:
+        raise ValueError(f"evaluate() returned {sorted(history.metrics)}, not the metric {metric!r}")
+    return ComparisonEntry(name, anatomy.total_params, anatomy.total_flops, at_batch.training_memory("adam")["total"],
+                           history.total_seconds, history.metrics[metric][-1], history)
