@@ -128,3 +128,5 @@ def test_image_grid_puts_a_gutter_between_tiles():
         plots.image_grid(np.zeros((4, 8)), 2, 2)
     with pytest.raises(ValueError, match="gap"):
         plots.image_grid(np.zeros((4, 8, 8)), 2, 2, gap=-1)
+    with pytest.raises(TypeError, match="rows"):
+        plots.image_grid(np.zeros((4, 8, 8)), 2.5, 2)

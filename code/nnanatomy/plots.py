@@ -101,7 +101,9 @@ def image_grid(images, rows: int, cols: int, *, gap: int = 1, fill: float = -1.0
     if hasattr(images, "detach"):
         images = images.detach().cpu().numpy()
     images = np.asarray(images, dtype=float)
-    rows, cols = int(rows), int(cols)
+    for name, value in (("rows", rows), ("cols", cols)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if images.ndim != 3:
         raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
     if rows < 1 or cols < 1 or images.shape[0] != rows * cols:

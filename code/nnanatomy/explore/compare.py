@@ -107,6 +107,7 @@ def compare(
     training_inputs = (first[0],) if isinstance(first, (tuple, list)) and first and isinstance(first[0], torch.Tensor) else None
     entries = []
     saved = torch.random.get_rng_state(), np.random.get_state(), random.getstate()
+    saved_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
     try:
         for name, build in builders.items():
             entries.append(_compare_one(name, build, seed, example_inputs, training_inputs, train_data, loss_fn,
@@ -115,6 +116,8 @@ def compare(
         torch.random.set_rng_state(saved[0])
         np.random.set_state(saved[1])
         random.setstate(saved[2])
+        if saved_cuda is not None:
+            torch.cuda.set_rng_state_all(saved_cuda)
     return Comparison(metric, entries)
 
 
