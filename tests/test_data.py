@@ -60,7 +60,7 @@ def test_standardizer_round_trip_and_errors():
     np.testing.assert_allclose(z.std(), 1, atol=1e-12)
     np.testing.assert_allclose(scaler.inverse(z), y, atol=1e-12)
     assert "mean=" in repr(scaler)
-    with pytest.raises(RuntimeError, match="fit"):
+    with pytest.raises(ValueError, match="fit"):
         data.Standardizer().transform(y)
     with pytest.raises(ValueError, match="constant"):
         data.Standardizer().fit(np.ones((4, 1)))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nnanatomy import scratch
+from nnanatomy.exercises import CheckResult
 from nnanatomy.exercises import anatomy, cnn, diffusion, dit, dnn, gpt, lab, lstm, moe, reverbnet, rnn, scale_out, separation, speech, stability, transformer, unet
 
 from test_notebook_conventions import ROOT
@@ -97,12 +98,23 @@ def test_checkers_reject_wrong_types():
         dnn.check_leaky_relu(scratch.ReLU())
     with pytest.raises(TypeError, match="class itself"):
         dnn.check_adamw(scratch.Adam({"w": np.zeros(1)}))
-    with pytest.raises(TypeError, match="could not build"):
-        dnn.check_leaky_relu(dict)
-    with pytest.raises(TypeError, match="forward"):
-        dnn.check_leaky_relu(type("NoMethods", (), {"__init__": lambda self, slope: None}))
-    with pytest.raises(TypeError, match="step"):
-        dnn.check_adamw(type("NoStep", (), {"__init__": lambda self, params, lr, weight_decay: None}))
+
+def test_a_failing_student_class_or_function_gets_a_verdict_not_a_traceback():
+    result = dnn.check_leaky_relu(dict)
+    assert not result and "could not build" in result.message
+    result = dnn.check_leaky_relu(type("NoMethods", (), {"__init__": lambda self, slope: None}))
+    assert not result and "forward" in result.message
+    result = dnn.check_adamw(type("NoStep", (), {"__init__": lambda self, params, lr, weight_decay: None}))
+    assert not result and "step" in result.message
+    # the review's reproducers: a student's function that returns None or an array
+    for check in (diffusion.check_q_sample, diffusion.check_guidance, unet.check_iou, dit.check_modulate):
+        for student in (lambda *a, **k: None, lambda *a, **k: np.zeros(1), lambda *a, **k: 1 / 0):
+            result = check(student)
+            assert isinstance(result, CheckResult) and not result, (check.__name__, result)
+    assert "ZeroDivisionError" in diffusion.check_guidance(lambda *a: 1 / 0).message
+    # a wrong call of the checker itself still raises
+    with pytest.raises(TypeError, match="pass your function"):
+        diffusion.check_q_sample(3)
 
 
 def test_chapter_checkers_reject_wrong_answers():

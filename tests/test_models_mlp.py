@@ -44,7 +44,7 @@ def test_trainable_only_counts():
     ],
 )
 def test_bad_config(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((TypeError, ValueError), match=match):
         models.MLPConfig(**kwargs)
 
 

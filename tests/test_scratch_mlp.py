@@ -161,5 +161,5 @@ def test_bad_inputs_are_rejected():
     state["net.0.weight"] = np.zeros((3, 3))
     with pytest.raises(ValueError, match="shape"):
         mlp.load_state_dict(state)
-    with pytest.raises(ValueError, match="positive float"):
+    with pytest.raises(ValueError, match=r"float in \(0, 1\)"):
         scratch.numerical_gradient(lambda: 0.0, np.zeros(2), eps=0.0)

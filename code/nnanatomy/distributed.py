@@ -32,6 +32,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+from ._checks import check_bool, check_device
+from .data.loaders import _as_sample_tensor
+
 __all__ = ["Info", "all_reduce_sum", "barrier", "info", "is_main", "rank", "session", "shard_loader", "world_size"]
 
 
@@ -117,12 +120,8 @@ def shard_loader(*arrays: np.ndarray | torch.Tensor, batch_size: int, shuffle: b
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    tensors = []
-    for i, a in enumerate(arrays):
-        if not isinstance(a, (np.ndarray, torch.Tensor)):
-            raise TypeError(f"arrays[{i}] must be a NumPy array or a tensor, got {type(a).__name__}")
-        t = torch.as_tensor(a)
-        tensors.append(t.to(dtype) if dtype is not None and t.is_floating_point() else t)
+    shuffle, drop_last = check_bool("shuffle", shuffle), check_bool("drop_last", drop_last)
+    tensors = [_as_sample_tensor(f"arrays[{i}]", a, dtype) for i, a in enumerate(arrays)]  # checked: samples first, no NaN
     if len({t.shape[0] for t in tensors}) != 1:
         raise ValueError(f"arrays must all have the same first dimension, got {[tuple(t.shape) for t in tensors]}")
     dataset = TensorDataset(*tensors)
@@ -135,6 +134,7 @@ def all_reduce_sum(values: list[float], device: torch.device | str = "cpu") -> l
     """Sum plain numbers over all ranks (identity in a single process)."""
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise TypeError(f"values must be a list of numbers, got {values!r}")
+    device = check_device("device", device)
     if world_size() == 1:
         return list(values)
     tensor = torch.tensor(values, dtype=torch.float64, device=device)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+from ._checks import check_bool, check_finite, check_int, check_real, check_str
 from .train import History
 
 __all__ = ["COLORS", "image_grid", "plot_history", "show_compact", "use_book_style"]
@@ -14,6 +15,15 @@ __all__ = ["COLORS", "image_grid", "plot_history", "show_compact", "use_book_sty
 #: Colour cycle of the book (colour-blind safe, readable on light and dark pages).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 
+
+
+def _axes(ax: object) -> plt.Axes:
+    """``ax`` if it is a Matplotlib Axes, a new figure's Axes for None, else a TypeError."""
+    if ax is None:
+        return plt.subplots()[1]
+    if not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return ax
 
 def show_compact(fig: plt.Figure | None = None, quality: int = 85) -> None:
     """Show a figure as a JPEG instead of a PNG, and close it.
@@ -75,11 +85,14 @@ def plot_history(
         raise ValueError("history is empty: nothing was trained")
     if isinstance(metrics, str):
         metrics = (metrics,)
+    if not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
+        raise TypeError(f"metrics must be a metric name or a list of names, got {type(metrics).__name__}")
     missing = [m for m in metrics if m not in history.metrics]
     if missing:
         raise ValueError(f"unknown metrics {missing}; the history has {sorted(history.metrics)}")
-    if ax is None:
-        _, ax = plt.subplots()
+    log_y = check_bool("log_y", log_y)
+    title, ylabel = check_str("title", title), check_str("ylabel", ylabel)
+    ax = _axes(ax)
     ax.plot(history.epoch, history.train_loss, label="train loss")
     for name in metrics:
         ax.plot(history.eval_epoch, history.metrics[name], marker="o", markersize=3, label=name)
@@ -100,7 +113,13 @@ def image_grid(images, rows: int, cols: int, *, gap: int = 1, fill: float = -1.0
 
     if hasattr(images, "detach"):
         images = images.detach().cpu().numpy()
-    images = np.asarray(images, dtype=float)
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"images must be a NumPy array or a tensor (N, H, W), got {type(images).__name__}")
+    if images.dtype.kind not in "iufb":
+        raise TypeError(f"images must hold numbers, got dtype {images.dtype}")
+    images = images.astype(float)
+    check_finite("images", images)
+    fill = check_real("fill", fill)
     for name, value in (("rows", rows), ("cols", cols)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
@@ -108,8 +127,7 @@ def image_grid(images, rows: int, cols: int, *, gap: int = 1, fill: float = -1.0
         raise ValueError(f"images must be (N, H, W), got shape {images.shape}")
     if rows < 1 or cols < 1 or images.shape[0] != rows * cols:
         raise ValueError(f"{rows}×{cols} tiles need {rows * cols} images, got {images.shape[0]}")
-    if not isinstance(gap, int) or isinstance(gap, bool) or gap < 0:
-        raise ValueError(f"gap must be a non-negative int, got {gap!r}")
+    gap = check_int("gap", gap, 0, maximum=max(images.shape[1:]))
     h, w = images.shape[1:]
     out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap), float(fill))
     for k, image in enumerate(images):

@@ -30,6 +30,8 @@ def draw_mesh(model: ReverberationNet, ax: plt.Axes | None = None) -> plt.Axes:
     _check(model)
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 7.5))
+    elif not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     n_roles, n_procs = len(ROLE_NAMES), len(PROCESSOR_NAMES)
     role_xy = [(math.cos(math.pi / 2 - 2 * math.pi * i / n_roles), math.sin(math.pi / 2 - 2 * math.pi * i / n_roles))
                for i in range(n_roles)]
@@ -75,10 +77,12 @@ def draw_mesh(model: ReverberationNet, ax: plt.Axes | None = None) -> plt.Axes:
 def draw_dataflow(model: ReverberationNet, length: int = 10, ax: plt.Axes | None = None) -> plt.Axes:
     """The stages of one forward pass, left to right, with the tensor shapes between them."""
     _check(model)
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-        raise ValueError(f"length must be a positive int, got {length!r}")
+    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= 10_000:
+        raise ValueError(f"length must be an int in [1, 10000], got {length!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 3.4))
+    elif not isinstance(ax, plt.Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
     d = model.d
     stages = [
         ("input x", f"(B, {length}, {d})", "grey"),

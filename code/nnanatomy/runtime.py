@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._checks import check_bool, check_device
+
 __all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "eval_mode", "SCALES"]
 
 #: The run sizes a chapter can choose between. ``"cpu"`` is what CI executes and what the
@@ -76,6 +78,7 @@ def seed_everything(seed: int, *, deterministic: bool = False) -> int:
     if not 0 <= int(seed) < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
     seed = int(seed)
+    deterministic = check_bool("deterministic", deterministic)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -114,12 +117,7 @@ def environment_report(device: torch.device | str | None = None) -> str:
     The lines vary from machine to machine, so notebooks print them in a cell marked
     ``# NBVAL_IGNORE_OUTPUT``.
     """
-    if device is None:
-        device = get_device()
-    elif isinstance(device, str):
-        device = torch.device(device)
-    elif not isinstance(device, torch.device):
-        raise TypeError(f"device must be None, a str or a torch.device, got {type(device).__name__}")
+    device = get_device() if device is None else check_device("device", device)
     from . import __version__
 
     lines = [
@@ -133,16 +131,21 @@ def environment_report(device: torch.device | str | None = None) -> str:
     return "\n".join(lines)
 
 
-def move_to(obj: Any, device: torch.device) -> Any:
-    """Move every tensor inside ``obj`` (nested tuples, lists, dicts) to ``device``."""
+def move_to(obj: Any, device: torch.device | str) -> Any:
+    """Move every tensor inside ``obj`` (nested tuples, lists, dicts) to ``device``; anything
+    else inside (numbers, strings, None) is returned as it is."""
+    return _move(obj, check_device("device", device))
+
+
+def _move(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=True)
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # named tuple
-        return type(obj)(*(move_to(o, device) for o in obj))
+        return type(obj)(*(_move(o, device) for o in obj))
     if isinstance(obj, (list, tuple)):
-        return type(obj)(move_to(o, device) for o in obj)
+        return type(obj)(_move(o, device) for o in obj)
     if isinstance(obj, Mapping):
-        return {k: move_to(v, device) for k, v in obj.items()}
+        return {k: _move(v, device) for k, v in obj.items()}
     return obj
 
 

@@ -16,6 +16,7 @@ and the two ways the HuBERT paper judges a representation against known phones.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from . import data, train
+from ._checks import check_finite, check_int, check_real
 from .models.bestrq import BestRQ
 from .models.conformer import ConvSubsampling
 from .models.hubert import HuBERT
@@ -60,9 +62,16 @@ def _check_corpus(corpus) -> None:
         raise TypeError(f"corpus must be a non-empty list of data.PhoneUtterance, got {type(corpus).__name__}")
 
 
+def _check_features(features: object) -> None:
+    if isinstance(features, torch.Tensor) or not isinstance(features, Sequence) or not features or not all(
+            isinstance(f, torch.Tensor) and f.ndim == 2 for f in features):
+        raise TypeError("features must be a non-empty list of (frames, dims) tensors, one per utterance")
+
+
 def subsample_frames(frames: int) -> np.ndarray:
     """Indices of the input frames at the centres of the encoder frames: ``0, 4, 8, …``."""
-    n = ConvSubsampling.output_length(int(frames))
+    frames = check_int("frames", frames, 1)
+    n = ConvSubsampling.output_length(frames)
     return np.minimum(np.arange(n) * STACK, frames - 1)
 
 
@@ -85,10 +94,10 @@ def encoder_rate_frames(features: Sequence[torch.Tensor], corpus: Sequence[data.
     input frame ``4t`` — or, with ``stack = 4``, frames ``4t … 4t+3`` concatenated (clipped at
     the end), the span one quantizer label covers. ``(T', stack · n_mels)`` per utterance."""
     _check_corpus(corpus)
+    _check_features(features)
     if len(features) != len(corpus):
         raise ValueError(f"features must have one entry per utterance ({len(corpus)}), got {len(features)}")
-    if isinstance(stack, bool) or not isinstance(stack, int) or stack < 1:
-        raise ValueError(f"stack must be a positive int, got {stack!r}")
+    stack = check_int("stack", stack, 1, maximum=64)
     out = []
     for f, u in zip(features, corpus):
         idx = subsample_frames(u.frames)
@@ -101,12 +110,19 @@ def log_mel_features(corpus: Sequence[data.PhoneUtterance], n_mels: int = 64,
     """``(frames, n_mels)`` log-mel features per utterance, standardised per band with ``stats``
     ``(mean, std)`` — computed from this corpus when not given (pass the training set's to the test set)."""
     _check_corpus(corpus)
+    n_mels = check_int("n_mels", n_mels, 1, maximum=1024)
+    if stats is not None:
+        if not (isinstance(stats, tuple) and len(stats) == 2 and all(isinstance(t, torch.Tensor) and t.shape == (n_mels,) for t in stats)):
+            raise TypeError(f"stats must be (mean, std), two tensors of shape ({n_mels},), as this function returns")
+        check_finite("stats", torch.stack(stats))
+        if not bool((stats[1] > 0).all()):
+            raise ValueError("stats' std must be positive in every band (a band with std 0 cannot be standardised)")
     feats = [data.log_mel_spectrogram(u.wave, u.sample_rate, hop_length=u.hop_length, n_mels=n_mels).T.float() for u in corpus]
-    for f, u in zip(feats, corpus):
-        assert len(f) == u.frames, (len(f), u.frames)
     if stats is None:
         joined = torch.cat(feats)
         stats = (joined.mean(0), joined.std(0))
+        if not bool((stats[1] > 0).all()):
+            raise ValueError("some mel band is constant over the whole corpus (silent audio?): it cannot be standardised")
     mean, std = stats
     return [(f - mean) / std for f in feats], stats
 
@@ -117,6 +133,7 @@ def chunks(features: Sequence[torch.Tensor], corpus: Sequence[data.PhoneUtteranc
     shorter; pieces under 4 frames are dropped), as a streaming encoder with no look across a
     piece boundary would see them: the pieces' features and their encoder-frame labels."""
     _check_corpus(corpus)
+    _check_features(features)
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < STACK or frames % STACK:
         raise ValueError(f"frames must be a positive multiple of {STACK}, got {frames!r}")
     if len(features) != len(corpus):
@@ -148,14 +165,16 @@ class UtteranceBatches:
 
     def __init__(self, features: Sequence[torch.Tensor], targets: Sequence[np.ndarray] | None = None,
                  batch_size: int = 16, seed: int = 0) -> None:
-        if not features or not all(isinstance(f, torch.Tensor) and f.ndim == 2 for f in features):
-            raise TypeError("features must be a non-empty list of (frames, dims) tensors")
+        _check_features(features)
+        if targets is not None and (isinstance(targets, (str, torch.Tensor)) or not isinstance(targets, Sequence)
+                                    or not all(isinstance(t, np.ndarray) for t in targets)):
+            raise TypeError("targets must be None or a list of per-utterance label arrays")
         if targets is not None and len(targets) != len(features):
             raise ValueError(f"targets must have one entry per utterance ({len(features)}), got {len(targets)}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= len(features):
             raise ValueError(f"batch_size must be an int in [1, {len(features)}] (the utterances), got {batch_size!r}")
         self.features, self.targets, self.batch_size = list(features), targets, batch_size
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(data._checks.check_seed(seed))
 
     def __len__(self) -> int:
         return len(self.features) // self.batch_size
@@ -186,11 +205,9 @@ def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float 
         raise TypeError(f"batches must be UtteranceBatches, got {type(batches).__name__}")
     if not isinstance(model, (BestRQ, HuBERT)):
         raise TypeError(f"model must be a BestRQ or a HuBERT, got {type(model).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    generator = torch.Generator().manual_seed(seed)
+    steps = check_int("steps", steps, 1)
+    lr = check_real("lr", lr, 0.0, low_open=True)
+    generator = torch.Generator().manual_seed(data._checks.check_seed(seed))
     needs_targets = isinstance(model, HuBERT)  # BEST-RQ makes its own targets
     if needs_targets and batches.targets is None:
         raise ValueError(f"{type(model).__name__} predicts given targets: build the batches with targets")
@@ -216,6 +233,10 @@ def all_layer_features(encoder: nn.Module, features: Sequence[torch.Tensor]) -> 
     ``(T', d)``, one utterance at a time (no padding), in eval mode — one pass for all blocks."""
     if not isinstance(encoder, nn.Module):
         raise TypeError(f"encoder must be an nn.Module, got {type(encoder).__name__}")
+    if not "return_layers" in inspect.signature(encoder.forward).parameters:
+        raise TypeError(f"encoder must be a ConformerEncoder or HuBERTEncoder (a forward with return_layers), got {type(encoder).__name__}")
+    if isinstance(features, torch.Tensor) or not isinstance(features, Sequence) or not features:
+        raise TypeError("features must be a non-empty list of (frames, dims) tensors, one per utterance")
     was_training = encoder.training
     encoder.eval()
     try:
@@ -228,6 +249,7 @@ def all_layer_features(encoder: nn.Module, features: Sequence[torch.Tensor]) -> 
 def layer_features(encoder: nn.Module, features: Sequence[torch.Tensor], layer: int) -> list[np.ndarray]:
     """Frozen ``(T', d)`` outputs of block ``layer`` (0-based) of a Conformer or HuBERT encoder,
     one utterance at a time (no padding), in eval mode."""
+    layer = check_int("layer", layer, None)
     blocks = all_layer_features(encoder, features)
     if not -len(blocks) <= layer < len(blocks):
         raise ValueError(f"layer must be in [0, {len(blocks)}), got {layer}")
@@ -235,7 +257,15 @@ def layer_features(encoder: nn.Module, features: Sequence[torch.Tensor], layer: 
 
 
 def _stack(parts: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(p) for p in parts])
+    if isinstance(parts, (str, bytes)) or not isinstance(parts, Sequence) or not parts:
+        raise TypeError(f"expected a non-empty list of per-utterance arrays, got {type(parts).__name__}")
+    if not all(isinstance(p, np.ndarray) for p in parts):
+        raise TypeError("expected a list of NumPy arrays, one per utterance")
+    joined = np.concatenate(parts)
+    if joined.size == 0:
+        raise ValueError("the arrays hold no frames")
+    check_finite("the frames", joined)
+    return joined
 
 
 def probe_predictions(train_x: Sequence[np.ndarray], train_y: Sequence[np.ndarray], test_x: Sequence[np.ndarray],
@@ -246,6 +276,7 @@ def probe_predictions(train_x: Sequence[np.ndarray], train_y: Sequence[np.ndarra
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
+    max_iter = check_int("max_iter", max_iter, 1, maximum=100_000)
     xtr, ytr, xte = _stack(train_x), _stack(train_y), _stack(test_x)
     if xtr.ndim != 2 or xte.ndim != 2 or xtr.shape[1] != xte.shape[1]:
         raise ValueError(f"train and test features must be (frames, dims) with the same dims, got {xtr.shape} and {xte.shape}")
@@ -271,6 +302,7 @@ def kmeans(frames: Sequence[np.ndarray], k: int, seed: int = 0, max_frames: int 
     from sklearn.cluster import MiniBatchKMeans
 
     x = _stack(frames)
+    seed = data._checks.check_seed(seed)
     if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 2:
         raise ValueError(f"max_frames must be an int >= 2, got {max_frames!r}")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 < k <= len(x):
@@ -285,6 +317,8 @@ def cluster_quality(phones: np.ndarray | Sequence[np.ndarray], clusters: np.ndar
     """Phone purity, cluster purity and PNMI of an assignment of frames to clusters (HuBERT §IV-F)."""
     y = _stack(phones) if not isinstance(phones, np.ndarray) else phones
     z = _stack(clusters) if not isinstance(clusters, np.ndarray) else clusters
+    if y.size == 0:
+        raise ValueError("phones and clusters hold no frames")
     if y.shape != z.shape or y.ndim != 1:
         raise ValueError(f"phones and clusters must be 1-D and of equal length, got {y.shape} and {z.shape}")
     if np.issubdtype(y.dtype, np.floating) or np.issubdtype(z.dtype, np.floating) or y.min() < 0 or z.min() < 0:
@@ -312,6 +346,8 @@ def information(a: np.ndarray | Sequence[np.ndarray], b: np.ndarray | Sequence[n
     or ``I(a; b | given)`` — e.g. how much a cluster tells about the *utterance* once the phone
     is known. Plug-in estimate from the counts."""
     cols = [_stack(c) if not isinstance(c, np.ndarray) else c for c in ((a, b) if given is None else (a, b, given))]
+    if cols[0].size == 0:
+        raise ValueError("the labellings hold no frames: information is undefined")
     if any(c.ndim != 1 or c.shape != cols[0].shape for c in cols):
         raise ValueError(f"the labellings must be 1-D and of equal length, got {[c.shape for c in cols]}")
     if any(np.issubdtype(c.dtype, np.floating) for c in cols):

@@ -25,6 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
+from ._checks import check_device, check_int, check_real
 from .runtime import move_to
 
 __all__ = ["EMA", "History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
@@ -42,6 +43,20 @@ class History:
     eval_epoch: list[int] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name in ("epoch", "train_loss", "lr", "seconds", "grad_norm", "eval_epoch"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise TypeError(f"History.{name} must be a list of numbers, got {type(value).__name__}")
+        if not isinstance(self.metrics, dict) or not all(
+                isinstance(k, str) and isinstance(v, list) and all(isinstance(x, (int, float)) for x in v) for k, v in self.metrics.items()):
+            raise TypeError("History.metrics must be a dict of metric name → list of numbers")
+        if len(self.epoch) != len(self.train_loss):
+            raise ValueError(f"History.epoch and train_loss must have one entry per epoch, got {len(self.epoch)} and {len(self.train_loss)}")
+        uneven = [k for k, v in self.metrics.items() if len(v) != len(self.eval_epoch)]
+        if uneven:
+            raise ValueError(f"History.metrics {uneven} must have one value per evaluation ({len(self.eval_epoch)} in eval_epoch)")
+
     def as_dict(self) -> dict[str, Any]:
         """Plain lists and dicts: what :func:`save_checkpoint` stores (safe for ``weights_only``)."""
         return {
@@ -56,6 +71,8 @@ class History:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> History:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a dict of History fields (as as_dict returns), got {type(data).__name__}")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown History fields {sorted(unknown)}")
@@ -101,11 +118,23 @@ def _check_reiterable(name: str, data: object) -> None:
 
 
 def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+    return check_int(name, value, 1)
+
+
+_TORCH_ERRORS = (RuntimeError, TypeError, ValueError, IndexError, AttributeError, NotImplementedError)
+
+
+def _batch_error(stage: str, batch: Any, exc: BaseException) -> Exception:
+    """An error from torch inside ``model``/``loss_fn`` as a ValueError that says which and on what."""
+    from ._guard import describe, raised_in_torch
+
+    if getattr(exc, "_nnanatomy_guarded", False) or not raised_in_torch(exc):
+        return exc  # the package's own message, or the reader's own code: unchanged
+
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    error = ValueError(f"{stage} failed on a batch ({', '.join(describe(part) for part in batch)}): {text}")
+    error._nnanatomy_guarded = True
+    return error
 
 
 def _loss_of_batch(
@@ -124,8 +153,18 @@ def _loss_of_batch(
                 "Use batch_loss=(model, batch) -> loss for other batch layouts"
             )
         inputs, targets = batch
-        outputs = model(*inputs) if isinstance(inputs, (list, tuple)) else model(inputs)
-        loss = loss_fn(outputs, targets)
+        try:
+            outputs = model(*inputs) if isinstance(inputs, (list, tuple)) else model(inputs)
+        except _TORCH_ERRORS as exc:
+            raise _batch_error("model", batch, exc) from exc
+        if (isinstance(outputs, torch.Tensor) and isinstance(targets, torch.Tensor) and targets.is_floating_point()
+                and outputs.shape != targets.shape):
+            raise ValueError(f"the targets {tuple(targets.shape)} do not have the shape of the model's outputs {tuple(outputs.shape)}: "
+                             "loss_fn would broadcast one over the other and train on the wrong pairs")
+        try:
+            loss = loss_fn(outputs, targets)
+        except _TORCH_ERRORS as exc:
+            raise _batch_error("loss_fn", batch, exc) from exc
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
         raise ValueError(f"the loss must be a scalar tensor, got {type(loss).__name__} {getattr(loss, 'shape', '')}")
     return loss
@@ -192,6 +231,44 @@ def fit(
     Raises:
         FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
     """
+    plan = _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm,
+                 scheduler, amp, progress, log_every, history, after_step, accumulate)
+    # Checked: only now is the caller's model touched. On any failure it gets its mode and device back.
+    was_training, was_on = model.training, _model_device(model)
+    try:
+        return _fit_loop(model, train_data, optimizer, plan)
+    except BaseException:
+        model.train(was_training)
+        if was_on.type != "meta":
+            model.to(was_on)
+        raise
+
+
+@dataclass
+class _Plan:
+    """Everything :func:`fit` decided before touching the model."""
+
+    loss_fn: Callable | None
+    batch_loss: Callable | None
+    epochs: int
+    device: torch.device
+    evaluate: Callable | None
+    eval_every: int
+    clip_grad_norm: float | None
+    scheduler: Any | None
+    amp: bool
+    progress: bool
+    log_every: int | None
+    history: History
+    after_step: Callable | None
+    accumulate: int
+    world: int
+    n_batches: int | None
+
+
+def _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm,
+          scheduler, amp, progress, log_every, history, after_step, accumulate) -> _Plan:
+    """Check every argument of :func:`fit`; raise before anything is changed."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_reiterable("train_data", train_data)
@@ -208,8 +285,7 @@ def fit(
     if log_every is not None:
         log_every = _check_positive_int("log_every", log_every)
     if clip_grad_norm is not None:
-        if isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) or not clip_grad_norm > 0:
-            raise ValueError(f"clip_grad_norm must be None or a positive number, got {clip_grad_norm!r}")
+        clip_grad_norm = check_real("clip_grad_norm", clip_grad_norm, 0.0, low_open=True)
     if progress is None:
         progress = os.environ.get("NNANATOMY_PROGRESS", "1").strip() not in ("0", "false", "no", "off")
     elif not isinstance(progress, bool):
@@ -219,10 +295,17 @@ def fit(
     if log_every is not None and not distributed.is_main():
         log_every = None
     n_batches = len(train_data) if hasattr(train_data, "__len__") else None
+    if n_batches == 0:
+        raise ValueError("train_data is empty: it holds no batches (with drop_last=True, are there fewer samples than batch_size?)")
     if n_batches is None and (accumulate > 1 or world > 1):
         raise TypeError("gradient accumulation and distributed training need train_data with a length (a DataLoader or a list)")
     if history is not None and not isinstance(history, History):
         raise TypeError(f"history must be a History, got {type(history).__name__}")
+    if scheduler is not None:
+        if not callable(getattr(scheduler, "step", None)):
+            raise TypeError(f"scheduler must be a learning-rate scheduler with a step() method, got {type(scheduler).__name__}")
+        if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+            raise ValueError("the scheduler belongs to another optimizer: build it on the optimizer passed to fit")
 
     device = _model_device(model) if device is None else _checked_device(device)
     if device.type == "meta":
@@ -242,111 +325,122 @@ def fit(
     foreign = sum(id(p) not in own for group in optimizer.param_groups for p in group["params"])
     if foreign:
         raise ValueError(f"the optimizer holds {foreign} parameters that are not the model's: build it on model.parameters()")
-    # Validated: only now is the caller's model touched. On any failure it gets its mode back.
-    was_training = model.training
-    try:
-        return _fit_loop(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every,
-                         clip_grad_norm, scheduler, amp, progress, log_every, history, after_step, accumulate,
-                         world, n_batches)
-    except BaseException:
-        model.train(was_training)
-        raise
+    return _Plan(loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm, scheduler, amp, progress,
+                 log_every, History() if history is None else history, after_step, accumulate, world, n_batches)
 
 
-def _fit_loop(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every,
-              clip_grad_norm, scheduler, amp, progress, log_every, history, after_step, accumulate,
-              world, n_batches) -> History:
-    """The epochs of :func:`fit`, on arguments it has already checked."""
-    model.to(device)
+def _fit_loop(model: nn.Module, train_data: Iterable[Any], optimizer: torch.optim.Optimizer, plan: _Plan) -> History:
+    """The epochs of :func:`fit`, on arguments it has already checked: train, record, evaluate, report."""
+    model.to(plan.device)
     train_model = model
-    if world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    sampler = getattr(train_data, "sampler", None)
-
-    amp_dtype = None
-    scaler = None
-    if amp:
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        if amp_dtype == torch.float16:
-            scaler = torch.amp.GradScaler("cuda")
-
-    history = History() if history is None else history
+    if plan.world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
+        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[plan.device.index] if plan.device.type == "cuda" else None)
+    precision = _mixed_precision(plan.amp)  # (autocast dtype, gradient scaler): one scaler for the whole run
+    history = plan.history
     first_epoch = history.epoch[-1] + 1 if history.epoch else 1
-    bar = tqdm(range(first_epoch, first_epoch + epochs), desc="training", unit="epoch", disable=not progress)
+    bar = tqdm(range(first_epoch, first_epoch + plan.epochs), desc="training", unit="epoch", disable=not plan.progress)
     for epoch in bar:
-        model.train()
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)  # a new shuffle every epoch, the same on every rank
         start = time.perf_counter()
-        loss_sum, samples, norms = 0.0, 0, []
-        optimizer.zero_grad(set_to_none=True)
-        for step, batch in enumerate(train_data):
-            batch = move_to(batch, device)
-            group_start = step - step % accumulate
-            group_size = accumulate if n_batches is None else min(accumulate, n_batches - group_start)
-            last_of_group = step - group_start + 1 == group_size
-            # between the batches of a group, DDP keeps the gradients local (no all-reduce)
-            sync = train_model.no_sync() if world > 1 and not last_of_group else contextlib.nullcontext()
-            autocast = torch.autocast("cuda", dtype=amp_dtype) if amp else contextlib.nullcontext()
-            with sync:
-                with autocast:
-                    loss = _loss_of_batch(train_model, batch, loss_fn, batch_loss)
-                if not torch.isfinite(loss):
-                    where = f" on rank {distributed.rank()}" if world > 1 else ""
-                    raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}{where}")
-                scaled = loss / group_size if group_size > 1 else loss
-                if scaler is not None:
-                    scaler.scale(scaled).backward()
-                else:
-                    scaled.backward()
-            if last_of_group:
-                if scaler is not None:
-                    scaler.unscale_(optimizer)
-                if clip_grad_norm is not None:
-                    norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)))
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if after_step is not None:
-                    after_step(model)
-            n = _batch_size(batch)
-            loss_sum += float(loss.detach()) * n
-            samples += n
-        if world > 1:
-            loss_sum, samples = distributed.all_reduce_sum([loss_sum, samples], device=device)
-        if samples == 0:
-            raise ValueError("train_data produced no batches")
+        mean_loss, norms = _train_epoch(model, train_model, train_data, optimizer, plan, epoch, precision)
         history.epoch.append(epoch)
-        history.train_loss.append(loss_sum / samples)
+        history.train_loss.append(mean_loss)
         history.lr.append(float(optimizer.param_groups[0]["lr"]))
         if norms:
             history.grad_norm.append(sum(norms) / len(norms))
-        if scheduler is not None:
-            scheduler.step()
-        is_last = epoch == first_epoch + epochs - 1
-        if evaluate is not None and ((epoch - first_epoch + 1) % eval_every == 0 or is_last):
-            model.eval()
-            with torch.no_grad():
-                results = evaluate(model)
-            if not isinstance(results, Mapping):
-                raise TypeError(f"evaluate must return a dict of metric name → number, got {type(results).__name__}")
-            history.eval_epoch.append(epoch)
-            for key, value in results.items():
-                history.metrics.setdefault(key, []).append(float(value))
+        if plan.scheduler is not None:
+            plan.scheduler.step()
+        done = epoch - first_epoch + 1
+        if plan.evaluate is not None and (done % plan.eval_every == 0 or done == plan.epochs):
+            _evaluate_into(history, model, plan.evaluate, epoch)
         history.seconds.append(time.perf_counter() - start)
-        postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
-        postfix.update({k: f"{v[-1]:.4g}" for k, v in history.metrics.items()})
-        bar.set_postfix(postfix, refresh=False)
-        if log_every is not None and ((epoch - first_epoch + 1) % log_every == 0 or is_last):
-            parts = [f"epoch {epoch:>4d}", f"train_loss {history.train_loss[-1]:.4g}"]
-            parts += [f"{k} {v[-1]:.4g}" for k, v in sorted(history.metrics.items())]
-            print("  ".join(parts))
+        _report(bar, history, epoch, plan.log_every is not None and (done % plan.log_every == 0 or done == plan.epochs))
     bar.close()
     model.eval()
     return history
+
+
+def _train_epoch(model: nn.Module, train_model: nn.Module, train_data: Iterable[Any], optimizer: torch.optim.Optimizer,
+                 plan: _Plan, epoch: int, precision: tuple[torch.dtype | None, Any]) -> tuple[float, list[float]]:
+    """One pass over ``train_data``: forward, backward, and an optimiser step after every
+    ``plan.accumulate`` batches. Returns the mean loss per sample and the gradient norms."""
+    model.train()
+    sampler = getattr(train_data, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)  # a new shuffle every epoch, the same on every rank
+    amp_dtype, scaler = precision
+    accumulate, n_batches, world = plan.accumulate, plan.n_batches, plan.world
+    loss_sum, samples, norms = 0.0, 0, []
+    optimizer.zero_grad(set_to_none=True)
+    for step, batch in enumerate(train_data):
+        batch = move_to(batch, plan.device)
+        group_start = step - step % accumulate
+        group_size = accumulate if n_batches is None else min(accumulate, n_batches - group_start)
+        last_of_group = step - group_start + 1 == group_size
+        # between the batches of a group, DDP keeps the gradients local (no all-reduce)
+        sync = train_model.no_sync() if world > 1 and not last_of_group else contextlib.nullcontext()
+        autocast = torch.autocast("cuda", dtype=amp_dtype) if plan.amp else contextlib.nullcontext()
+        with sync:
+            with autocast:
+                loss = _loss_of_batch(train_model, batch, plan.loss_fn, plan.batch_loss)
+            if not torch.isfinite(loss):
+                where = f" on rank {distributed.rank()}" if world > 1 else ""
+                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}{where}")
+            scaled = loss / group_size if group_size > 1 else loss
+            if scaler is not None:
+                scaler.scale(scaled).backward()
+            else:
+                scaled.backward()
+        if last_of_group:
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            if plan.clip_grad_norm is not None:
+                norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), plan.clip_grad_norm)))
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if plan.after_step is not None:
+                plan.after_step(model)
+        n = _batch_size(batch)
+        loss_sum += float(loss.detach()) * n
+        samples += n
+    if world > 1:
+        loss_sum, samples = distributed.all_reduce_sum([loss_sum, samples], device=plan.device)
+    if samples == 0:
+        raise ValueError("train_data produced no batches")
+    return loss_sum / samples, norms
+
+
+def _mixed_precision(amp: bool) -> tuple[torch.dtype | None, Any]:
+    """bfloat16 autocast where the GPU has it, else float16 with a gradient scaler; nothing without amp."""
+    if not amp:
+        return None, None
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
+def _evaluate_into(history: History, model: nn.Module, evaluate: Callable, epoch: int) -> None:
+    model.eval()
+    with torch.no_grad():
+        results = evaluate(model)
+    if not isinstance(results, Mapping):
+        raise TypeError(f"evaluate must return a dict of metric name → number, got {type(results).__name__}")
+    history.eval_epoch.append(epoch)
+    for key, value in results.items():
+        history.metrics.setdefault(key, []).append(float(value))
+
+
+def _report(bar: Any, history: History, epoch: int, log: bool) -> None:
+    postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
+    postfix.update({k: f"{v[-1]:.4g}" for k, v in history.metrics.items()})
+    bar.set_postfix(postfix, refresh=False)
+    if log:
+        parts = [f"epoch {epoch:>4d}", f"train_loss {history.train_loss[-1]:.4g}"]
+        parts += [f"{k} {v[-1]:.4g}" for k, v in sorted(history.metrics.items())]
+        print("  ".join(parts))
 
 
 def evaluate_loss(
@@ -383,14 +477,7 @@ def evaluate_loss(
 
 def _checked_device(device: object) -> torch.device:
     """``device`` as a ``torch.device``, or a ValueError/TypeError that names what was expected."""
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a torch.device or a string such as 'cpu' or 'cuda:0', got {type(device).__name__}")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device must name a device such as 'cpu', 'cuda', 'cuda:0' or 'mps', got {device!r}") from exc
+    return check_device("device", device)
 
 
 # What torch.load(weights_only=True) reads back: tensors and plain Python values.

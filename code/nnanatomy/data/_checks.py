@@ -1,15 +1,21 @@
-"""Argument checks shared by the data generators."""
+"""Argument checks shared by the data generators (the package-wide ones, plus the seed)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._checks import MAX_COUNT, check_bool, check_finite, check_real
 
-def check_count(name: str, value: object, minimum: int = 1) -> int:
+__all__ = ["MAX_COUNT", "check_bool", "check_count", "check_finite", "check_real", "check_seed"]
+
+
+def check_count(name: str, value: object, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum:,} (more would not fit in memory or finish), got {value:,}")
     return int(value)
 
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from .._checks import check_str
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["Segment", "speech_like"]
 
@@ -20,6 +21,12 @@ class Segment:
     kind: str  # "vowel:a", "fricative", "pause"
     start: float  # seconds
     end: float
+
+    def __post_init__(self) -> None:
+        check_str("kind", self.kind)
+        check_real("start", self.start, 0.0)
+        if check_real("end", self.end) < self.start:
+            raise ValueError(f"end ({self.end}) must not come before start ({self.start})")
 
 
 def _vowel(duration: float, sr: int, f0_start: float, f0_end: float, formants: tuple[int, int]) -> np.ndarray:
@@ -53,11 +60,10 @@ def speech_like(
     Returns:
         ``(wave, segments)``: float64 samples in about [−1, 1], and what lies where.
     """
-    check_count("n_syllables", n_syllables)
-    sample_rate = check_count("sample_rate", sample_rate, 4000)
+    check_count("n_syllables", n_syllables, maximum=10_000)
+    sample_rate = check_count("sample_rate", sample_rate, 4000, maximum=192_000)
     rng = np.random.default_rng(check_seed(seed))
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    noise_std = check_real("noise_std", noise_std, 0.0)
     pieces, segments, t = [], [], 0.0
 
     def add(kind: str, wave: np.ndarray) -> None:

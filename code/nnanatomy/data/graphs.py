@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from .._checks import check_array
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["Graph", "sbm_graph"]
 
@@ -19,6 +20,18 @@ class Graph:
     train_mask: np.ndarray  # bool (N,): the few labelled nodes
     test_mask: np.ndarray  # bool (N,): the rest
 
+    def __post_init__(self) -> None:
+        n = check_array("adjacency", self.adjacency, ndim=2).shape[0]
+        if self.adjacency.shape != (n, n):
+            raise ValueError(f"adjacency must be square (N, N), got {self.adjacency.shape}")
+        check_array("features", self.features, ndim=2)
+        check_array("labels", self.labels, ndim=1, kind="iu")
+        check_array("train_mask", self.train_mask, ndim=1, kind="b")
+        check_array("test_mask", self.test_mask, ndim=1, kind="b")
+        for name in ("features", "labels", "train_mask", "test_mask"):
+            if getattr(self, name).shape[0] != n:
+                raise ValueError(f"{name} must have one row per node ({n}), got shape {getattr(self, name).shape}")
+
 
 def sbm_graph(blocks: int = 3, nodes_per_block: int = 60, p_in: float = 0.15, p_out: float = 0.01, features: int = 16,
               signal: float = 0.5, labelled_per_block: int = 5, seed: int = 0) -> Graph:
@@ -29,6 +42,9 @@ def sbm_graph(blocks: int = 3, nodes_per_block: int = 60, p_in: float = 0.15, p_
     are labelled for training (semi-supervised node classification)."""
     blocks, nodes_per_block = check_count("blocks", blocks, 2), check_count("nodes_per_block", nodes_per_block, 2)
     features = check_count("features", features)
+    p_in, p_out = check_real("p_in", p_in, 0.0, 1.0), check_real("p_out", p_out, 0.0, 1.0)
+    signal = check_real("signal", signal, 0.0)
+    labelled_per_block = check_count("labelled_per_block", labelled_per_block)
     if not 0 <= p_out <= p_in <= 1:
         raise ValueError(f"need 0 <= p_out <= p_in <= 1, got p_in={p_in}, p_out={p_out}")
     if not 0 < labelled_per_block < nodes_per_block:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from .._checks import check_array
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["CAPTION_WORDS", "NUMBER_WORDS", "Split", "digit_captions", "digits", "null_captions"]
 
@@ -19,6 +20,13 @@ class Split:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+    def __post_init__(self) -> None:
+        for part in ("train", "test"):
+            x = check_array(f"x_{part}", getattr(self, f"x_{part}"))
+            y = check_array(f"y_{part}", getattr(self, f"y_{part}"), ndim=1, kind="iu")
+            if x.ndim < 1 or x.shape[0] != y.shape[0]:
+                raise ValueError(f"x_{part} and y_{part} must have the same number of samples, got {x.shape} and {y.shape}")
 
     def __repr__(self) -> str:
         return (
@@ -64,8 +72,11 @@ def digit_captions(labels: np.ndarray, seed: int = 0, null_fraction: float = 0.0
         word ids ``(N, 3)`` int64 (padded with 0) and the padding mask ``(N, 3)``, True at padding.
     """
     labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integer digits, got dtype {labels.dtype}")
     if labels.ndim != 1 or labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError("labels must be a 1-D array of digits 0–9")
+    null_fraction = check_real("null_fraction", null_fraction, 0.0, 1.0, high_open=True)
     if not 0.0 <= null_fraction < 1.0:
         raise ValueError(f"null_fraction must be in [0, 1), got {null_fraction}")
     rng = np.random.default_rng(check_seed(seed))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from .._checks import check_array
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["MusicStems", "music_stems"]
 
@@ -33,6 +34,14 @@ class MusicStems:
     vocals: np.ndarray  # (2, samples) float32
     accompaniment: np.ndarray  # (2, samples) float32
     sample_rate: int
+
+    def __post_init__(self) -> None:
+        for name in ("vocals", "accompaniment"):
+            if check_array(name, getattr(self, name), ndim=2).shape[0] != 2:
+                raise ValueError(f"{name} must be stereo (2, samples), got {getattr(self, name).shape}")
+        if self.vocals.shape != self.accompaniment.shape:
+            raise ValueError(f"vocals {self.vocals.shape} and accompaniment {self.accompaniment.shape} must have the same shape")
+        check_count("sample_rate", self.sample_rate, 1, maximum=192_000)
 
     @property
     def mix(self) -> np.ndarray:
@@ -190,9 +199,9 @@ def music_stems(seconds: float = 4.0, sample_rate: int = 16000, seed: int = 0, v
     """
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0.1 <= seconds <= 600:
         raise ValueError(f"seconds must be a number in [0.1, 600], got {seconds!r}")
-    sr = check_count("sample_rate", sample_rate, 8000)
-    if vocal_spread_db < 0:
-        raise ValueError(f"vocal_spread_db must be >= 0, got {vocal_spread_db}")
+    sr = check_count("sample_rate", sample_rate, 8000, maximum=192_000)
+    vocal_db = check_real("vocal_db", vocal_db, -60.0, 60.0)
+    vocal_spread_db = check_real("vocal_spread_db", vocal_spread_db, 0.0, 60.0)
     rng = np.random.default_rng(check_seed(seed))
     n = int(round(seconds * sr))
     beat = 60.0 / rng.uniform(85, 140)

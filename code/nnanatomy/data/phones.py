@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from .._checks import check_array
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["PHONE_KINDS", "PHONE_UNITS", "PhoneUtterance", "phone_corpus"]
 
@@ -48,6 +49,17 @@ class PhoneUtterance:
     speaker: int
     sample_rate: int
     hop_length: int
+
+    def __post_init__(self) -> None:
+        check_array("wave", self.wave, ndim=1)
+        check_array("labels", self.labels, ndim=1, kind="iu")
+        check_count("speaker", self.speaker, 0)
+        check_count("sample_rate", self.sample_rate, 1, maximum=192_000)
+        check_count("hop_length", self.hop_length, 1, maximum=self.sample_rate)
+        expected = 1 + len(self.wave) // self.hop_length  # centred STFT frames
+        if len(self.labels) != expected:
+            raise ValueError(f"labels must have one entry per frame: 1 + {len(self.wave)} // {self.hop_length} = {expected}, "
+                             f"got {len(self.labels)}")
 
     @property
     def frames(self) -> int:
@@ -149,21 +161,24 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
     such an utterance has at least ``units_per_utterance`` units. Frame ``f`` is labelled
     with the unit sounding at sample ``f · hop_length`` (the centre of a centred STFT frame).
     """
-    check_count("n_utterances", n_utterances)
-    check_count("n_speakers", n_speakers)
-    check_count("units_per_utterance", units_per_utterance, 2)
-    sr = check_count("sample_rate", sample_rate, 8000)
-    hop = check_count("hop_length", hop_length)
+    check_count("n_utterances", n_utterances, maximum=100_000)
+    check_count("n_speakers", n_speakers, maximum=100_000)
+    check_count("units_per_utterance", units_per_utterance, 2, maximum=10_000)
+    sr = check_count("sample_rate", sample_rate, 8000, maximum=192_000)
+    hop = check_count("hop_length", hop_length, maximum=sr)
     for name, pair in (("snr_db", snr_db), ("formant_scale", formant_scale), ("tilt_db", tilt_db)):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or pair[0] > pair[1]:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"{name} must be (low, high) with low <= high, got {pair!r}")
+        low, high = (check_real(f"{name}[{i}]", v) for i, v in enumerate(pair))
+        if low > high:
             raise ValueError(f"{name} must be (low, high) with low <= high, got {pair!r}")
     if formant_scale[0] <= 0:
         raise ValueError(f"formant_scale must be positive, got {formant_scale!r}")
-    if not 0.0 <= glide < 1.0:
-        raise ValueError(f"glide must be in [0, 1), got {glide!r}")
+    glide = check_real("glide", glide, 0.0, 1.0, high_open=True)
     if isinstance(lexicon_size, bool) or not isinstance(lexicon_size, int) or not 0 <= lexicon_size <= 100_000:
         raise ValueError(f"lexicon_size must be an int in [0, 100000] (0: no lexicon), got {lexicon_size!r}")
-    lexicon = _lexicon(lexicon_size, check_seed(lexicon_seed)) if lexicon_size else None
+    lexicon_seed = check_seed(lexicon_seed)
+    lexicon = _lexicon(lexicon_size, lexicon_seed) if lexicon_size else None
     rng = np.random.default_rng(check_seed(seed))
     speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(*formant_scale))) for _ in range(n_speakers)]
     utterances = []

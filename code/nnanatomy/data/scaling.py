@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_finite
+
 __all__ = ["Standardizer"]
 
 
@@ -20,6 +22,7 @@ class Standardizer:
 
     def fit(self, values: np.ndarray) -> Standardizer:
         values = self._check(values, fitted=False)
+        check_finite("values", values)
         if values.shape[0] < 2:
             raise ValueError(f"fit needs at least 2 samples (rows), got {values.shape[0]}")
         self.mean = values.mean(axis=0)
@@ -44,7 +47,7 @@ class Standardizer:
             raise ValueError(f"expected shape (N, features), got {values.shape}")
         if fitted:
             if self.mean is None:
-                raise RuntimeError("call fit(train_values) first")
+                raise ValueError("this Standardizer is not fitted yet: call fit(train_values) first")
             if values.shape[1] != self.mean.shape[0]:
                 raise ValueError(f"fitted on {self.mean.shape[0]} columns, got {values.shape[1]}")
         return values

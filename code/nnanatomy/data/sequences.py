@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["adding_problem", "reverb_regression"]
 
@@ -50,8 +50,7 @@ def reverb_regression(n: int, length: int = 10, d: int = 64, seed: int = 0, nois
     Returns ``x`` float32 ``(n, length, d)`` and ``y`` float32 ``(n,)``.
     """
     n, length, d = check_count("n", n), check_count("length", length, 2), check_count("d", d)
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    noise_std = check_real("noise_std", noise_std, 0.0)
     task = np.random.default_rng(check_seed(task_seed))
     u, v, w = (vec / np.linalg.norm(vec) for vec in task.normal(size=(3, d)))
     rng = np.random.default_rng(check_seed(seed))

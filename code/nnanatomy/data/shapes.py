@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["SHAPE_CLASSES", "shapes_segmentation"]
 
@@ -42,9 +42,8 @@ def shapes_segmentation(
         images float32 ``(n, 1, size, size)`` (roughly in [−0.5, 1.5]) and labels int64
         ``(n, size, size)`` with values in 0…3.
     """
-    n, size, max_shapes = check_count("n", n), check_count("size", size, 8), check_count("max_shapes", max_shapes)
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    n, size, max_shapes = check_count("n", n), check_count("size", size, 8, maximum=4096), check_count("max_shapes", max_shapes, maximum=64)
+    noise_std = check_real("noise_std", noise_std, 0.0)
     rng = np.random.default_rng(check_seed(seed))
     images = np.empty((n, 1, size, size), dtype=np.float32)
     labels = np.zeros((n, size, size), dtype=np.int64)

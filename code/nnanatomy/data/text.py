@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_count, check_seed
+from ._checks import check_count, check_real, check_seed
 
 __all__ = ["CharVocab", "Grammar", "SIMPLE_ENGLISH", "STORY_ENGLISH", "next_token_windows"]
 
@@ -42,9 +42,8 @@ class Grammar:
                 raise ValueError(f"non-terminals are UPPER CASE, got {symbol!r}")
             if not alternatives:
                 raise ValueError(f"{symbol}: needs at least one alternative")
-            weights = [float(w) for w, _ in alternatives]
-            if any(w <= 0 for w in weights):
-                raise ValueError(f"{symbol}: every alternative needs a positive weight")
+            weights = [check_real(f"{symbol}: every alternative needs a positive weight; weight", w, 0.0, low_open=True)
+                       for w, _ in alternatives]
             total = sum(weights)
             self.rules[symbol] = [(w / total, tuple(seq)) for w, (_, seq) in zip(weights, alternatives)]
             for _, seq in self.rules[symbol]:
@@ -194,6 +193,12 @@ class CharVocab:
 
     chars: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.chars, tuple) or not self.chars or not all(isinstance(c, str) and len(c) == 1 for c in self.chars):
+            raise TypeError("chars must be a non-empty tuple of single characters")
+        if len(set(self.chars)) != len(self.chars):
+            raise ValueError("chars must not repeat: every character needs one id")
+
     @classmethod
     def from_text(cls, text: str) -> CharVocab:
         if not isinstance(text, str) or not text:
@@ -204,6 +209,8 @@ class CharVocab:
         return len(self.chars)
 
     def encode(self, text: str) -> np.ndarray:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
         index = {c: i for i, c in enumerate(self.chars)}
         unknown = sorted(set(text) - set(index))
         if unknown:
@@ -212,6 +219,8 @@ class CharVocab:
 
     def decode(self, ids: Sequence[int] | np.ndarray) -> str:
         ids = np.asarray(ids)
+        if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+            raise TypeError(f"ids must be a 1-D sequence of integer ids, got dtype {ids.dtype} and shape {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.chars)):
             raise ValueError(f"ids must be in [0, {len(self.chars)}), got range [{ids.min()}, {ids.max()}]")
         return "".join(self.chars[i] for i in ids.reshape(-1))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_bool, check_str
 from ._checks import check_count, check_seed
 
 __all__ = ["PAD", "BOS", "EOS", "Pair", "TranslationData", "WordVocab", "toy_translation"]
@@ -50,6 +51,18 @@ class Pair:
     alignment: tuple[tuple[int, int], ...]  # (source word index, target word index) links
     subject: str
     obj: str
+
+    def __post_init__(self) -> None:
+        for name in ("src", "tgt"):
+            words = getattr(self, name)
+            if not isinstance(words, tuple) or not all(isinstance(w, str) for w in words):
+                raise TypeError(f"{name} must be a tuple of words (str), got {type(words).__name__}")
+        if not isinstance(self.alignment, tuple) or not all(
+                isinstance(link, tuple) and len(link) == 2 and 0 <= link[0] < len(self.src) and 0 <= link[1] < len(self.tgt)
+                for link in self.alignment):
+            raise ValueError("alignment must be a tuple of (source index, target index) pairs within the sentences")
+        check_str("subject", self.subject)
+        check_str("obj", self.obj)
 
     def __str__(self) -> str:
         return f"{' '.join(self.src)}  →  {' '.join(self.tgt)}"
@@ -103,8 +116,19 @@ class WordVocab:
 
     words: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.words, tuple) or not all(isinstance(w, str) for w in self.words):
+            raise TypeError(f"words must be a tuple of str, got {type(self.words).__name__}")
+        if self.words[:3] != (PAD, BOS, EOS):
+            raise ValueError(f"words must start with {PAD!r}, {BOS!r}, {EOS!r} (ids 0, 1, 2), got {self.words[:3]}")
+        if len(set(self.words)) != len(self.words):
+            raise ValueError("words must not repeat: every word needs one id")
+
     @classmethod
     def from_sentences(cls, sentences: Sequence[Sequence[str]]) -> WordVocab:
+        if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not all(
+                not isinstance(s, str) and isinstance(s, Sequence) and all(isinstance(w, str) for w in s) for s in sentences):
+            raise TypeError("sentences must be a list of sentences, each a list of words (str)")
         return cls((PAD, BOS, EOS, *sorted({w for s in sentences for w in s})))
 
     def __len__(self) -> int:
@@ -112,6 +136,11 @@ class WordVocab:
 
     def encode(self, sentences: Sequence[Sequence[str]], bos: bool = False) -> np.ndarray:
         """Sentences → int64 ``(N, longest + 1 (+1 with BOS))``: optional BOS, words, EOS, padding."""
+        bos = check_bool("bos", bos)
+        if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not sentences:
+            raise TypeError("sentences must be a non-empty list of sentences, each a list of words")
+        if not all(not isinstance(s, str) and isinstance(s, Sequence) and all(isinstance(w, str) for w in s) for s in sentences):
+            raise TypeError("every sentence must be a list of words (str), not a string")
         index = {w: i for i, w in enumerate(self.words)}
         unknown = sorted({w for s in sentences for w in s if w not in index})
         if unknown:
@@ -124,6 +153,11 @@ class WordVocab:
 
     def decode(self, ids: Sequence[int]) -> list[str]:
         """Ids → words, skipping BOS and padding and stopping at EOS."""
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu":
+            raise TypeError(f"ids must be a 1-D sequence of integer ids, got dtype {ids.dtype} and shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.words)):
+            raise ValueError(f"ids must be in [0, {len(self.words)}), got range [{ids.min()}, {ids.max()}]")
         words = []
         for i in ids:
             i = int(i)
@@ -148,7 +182,7 @@ def toy_translation(n_train: int = 10000, n_test: int = 1000, heldout_fraction: 
     (subject, object) combinations appears only in the test set."""
     check_count("n_train", n_train)
     check_count("n_test", n_test)
-    if not 0.0 < heldout_fraction < 1.0:
+    if isinstance(heldout_fraction, bool) or not isinstance(heldout_fraction, (int, float)) or not 0.0 < heldout_fraction < 1.0:
         raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction}")
     rng = np.random.default_rng(check_seed(seed))
     pairs = all_pairs()

@@ -6,16 +6,18 @@ from typing import Any
 
 import numpy as np
 
+from ._report import AnswerTypeError
+
 
 def check_int(answer: Any, what: str = "answer") -> int:
     if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
-        raise TypeError(f"{what} must be an int, got {type(answer).__name__}")
+        raise AnswerTypeError(f"{what} must be an int, got {type(answer).__name__}")
     return int(answer)
 
 
 def check_class(answer: Any) -> type:
     if not isinstance(answer, type):
-        raise TypeError(f"pass the class itself, got {type(answer).__name__}")
+        raise AnswerTypeError(f"pass the class itself, got {type(answer).__name__}")
     return answer
 
 

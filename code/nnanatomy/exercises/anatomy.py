@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_attention_macs", "check_conv_macs", "check_conv_params"]
 
 
+@checker
 def check_conv_params(answer: Any) -> CheckResult:
     """Exercise 1: the parameters of ``nn.Conv2d(3, 64, 3)`` (with its default bias)."""
     if answer is None:
@@ -22,6 +23,7 @@ def check_conv_params(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: C_out · (C_in · k · k + 1).")
 
 
+@checker
 def check_conv_macs(answer: Any) -> CheckResult:
     """Exercise 2: the MACs of ``nn.Conv2d(64, 128, 3, padding=1)`` on a (1, 64, 56, 56) input."""
     if answer is None:
@@ -37,6 +39,7 @@ def check_conv_macs(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: every output value costs C_in · k · k MACs.")
 
 
+@checker
 def check_attention_macs(answer: Any) -> CheckResult:
     """Exercise 3: the MACs of QKᵀ and of the weighted sum AV in one self-attention over T = 128
     tokens of width d = 256 (all heads together; the projections not counted)."""

@@ -10,17 +10,18 @@ import torch.nn.functional as F
 
 from ..explore import conv_geometry, receptive_field
 from ._common import build, check_class, check_int, require_methods
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_avgpool", "check_conv_output_shape", "check_receptive_field"]
 
 
+@checker
 def check_conv_output_shape(answer: Any) -> CheckResult:
     """Exercise 1: the output shape of Conv2d(3, 16, kernel_size=5, stride=2, padding=1) on (1, 3, 64, 64)."""
     if answer is None:
         return not_answered("replace None with a tuple (N, C, H, W).")
     if not isinstance(answer, tuple) or len(answer) != 4:
-        raise TypeError(f"answer must be a tuple of 4 ints (N, C, H, W), got {answer!r}")
+        raise AnswerTypeError(f"answer must be a tuple of 4 ints (N, C, H, W), got {answer!r}")
     geo = conv_geometry(64, 64, 3, 16, 5, stride=2, padding=1)
     expected = (1, 16, geo.out_height, geo.out_width)
     if tuple(answer) == expected:
@@ -30,6 +31,7 @@ def check_conv_output_shape(answer: Any) -> CheckResult:
     return verdict(False, f"{tuple(answer)} is not it: apply floor((W − K + 2P) / S) + 1 to each spatial axis.")
 
 
+@checker
 def check_receptive_field(answer: Any) -> CheckResult:
     """Exercise 2: the receptive field of three 3×3 convolutions, the second with stride 2."""
     if answer is None:
@@ -46,6 +48,7 @@ def check_receptive_field(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: use r ← r + (k − 1)·j and j ← j·s, layer by layer.")
 
 
+@checker
 def check_avgpool(layer_class: type | None, seed: int = 0) -> CheckResult:
     """Exercise 3: a NumPy AvgPool2D(kernel_size=2) layer, forward and backward, against PyTorch."""
     if layer_class is None:

@@ -8,17 +8,18 @@ import numpy as np
 import torch
 
 from ..models.diffusion import NoiseSchedule
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_alpha_bar", "check_guidance", "check_q_sample"]
 
 
+@checker
 def check_alpha_bar(answer: Any) -> CheckResult:
     """Exercise 1: ᾱ after all 1,000 steps of the linear schedule (β from 1e-4 to 0.02)."""
     if answer is None:
         return not_answered("replace None with a number.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be a number, got {type(answer).__name__}")
     expected = float(NoiseSchedule.linear(1000).alpha_bars[-1])
     if abs(answer - expected) <= 1e-3 * expected:
         return verdict(True, f"ᾱ_T = {expected:.3e}: √ᾱ_T = {expected**0.5:.4f} of the image survives — pure noise, in effect.")
@@ -27,12 +28,13 @@ def check_alpha_bar(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: ᾱ_T = Π_t (1 − β_t) over the 1,000 betas.")
 
 
+@checker
 def check_q_sample(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 2: the forward process in closed form, ``fn(x0, t, noise, alpha_bars)`` → x_t."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     schedule = NoiseSchedule.linear(1000)
     gen = torch.Generator().manual_seed(seed)
     x0, noise = torch.randn(4, 1, 8, 8, generator=gen, dtype=torch.float64), torch.randn(4, 1, 8, 8, generator=gen, dtype=torch.float64)
@@ -44,12 +46,13 @@ def check_q_sample(fn: Any, seed: int = 0) -> CheckResult:
     return verdict(False, "differs: index ᾱ with each sample's t and broadcast it over the pixels.")
 
 
+@checker
 def check_guidance(fn: Any) -> CheckResult:
     """Exercise 3: the classifier-free guidance combination ``fn(eps_cond, eps_uncond, w)``."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     cond, uncond = torch.tensor([1.0, -2.0, 0.5]), torch.tensor([0.5, -1.0, 0.5])
     for w in (0.0, 1.0, 3.0):
         got = torch.as_tensor(fn(cond.clone(), uncond.clone(), w), dtype=torch.float32)

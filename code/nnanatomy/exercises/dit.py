@@ -8,23 +8,25 @@ import torch
 
 from ..models.dit import DiT, DiTBlock, DiTConfig, PatchEmbed, modulate
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_adaln_parameters", "check_modulate", "check_patch_shape", "check_unpatchify"]
 
 
+@checker
 def check_patch_shape(answer: Any) -> CheckResult:
     """Exercise 1: PatchEmbed(3 channels → 128, patch 4) on a (8, 3, 32, 32) batch — the source's example."""
     if answer is None:
         return not_answered("replace None with a tuple (B, N, D).")
     if not isinstance(answer, tuple) or len(answer) != 3:
-        raise TypeError(f"answer must be a tuple of 3 ints, got {answer!r}")
+        raise AnswerTypeError(f"answer must be a tuple of 3 ints, got {answer!r}")
     expected = tuple(PatchEmbed(3, 128, 4)(torch.zeros(8, 3, 32, 32)).shape)
     if tuple(answer) == expected:
         return verdict(True, f"{expected} — correct: (32/4)² = 64 patches, each a 128-dimensional token.")
     return verdict(False, f"{tuple(answer)} is not it: (32 // 4)² tokens of width 128 per image.")
 
 
+@checker
 def check_adaln_parameters(answer: Any) -> CheckResult:
     """Exercise 2: parameters of one DiT block's adaLN-Zero modulation at hidden size 64."""
     if answer is None:
@@ -38,12 +40,13 @@ def check_adaln_parameters(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: SiLU has no parameters; Linear(D, 6D) produces 6 vectors of width D.")
 
 
+@checker
 def check_unpatchify(fn: Any) -> CheckResult:
     """Exercise 3: ``fn(tokens (B, N, p²·C), p, C)`` → image ``(B, C, H, W)``, as DiT.unpatchify."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     dit = DiT(DiTConfig(image_size=8, in_channels=2, patch=2, hidden=32, depth=1, num_heads=4))
     tokens = torch.arange(3 * 16 * 8, dtype=torch.float32).reshape(3, 16, 8)
     expected = dit.unpatchify(tokens)
@@ -56,12 +59,13 @@ def check_unpatchify(fn: Any) -> CheckResult:
     return verdict(True, "equal to DiT.unpatchify.")
 
 
+@checker
 def check_modulate(fn: Any) -> CheckResult:
     """Exercise 4: ``fn(x (B, N, D), shift (B, D), scale (B, D))`` → ``x·(1 + scale) + shift``, per sample."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     gen = torch.Generator().manual_seed(0)
     x, shift, scale = (torch.randn(shape, generator=gen) for shape in ((3, 5, 8), (3, 8), (3, 8)))
     expected = modulate(x, shift, scale)

@@ -9,13 +9,14 @@ import torch
 
 from ..models import MLP, MLPConfig
 from ._common import build, check_class, check_int, require_methods
-from ._report import CheckResult, not_answered, verdict
+from ._report import CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_adamw", "check_leaky_relu", "check_param_count", "check_sigmoid_depth"]
 
 PARAM_COUNT_SIZES = (3, 128, 64, 10)
 
 
+@checker
 def check_param_count(answer: int | None) -> CheckResult:
     """Exercise 1: the number of parameters of the MLP with layer widths 3 → 128 → 64 → 10."""
     if answer is None:
@@ -31,6 +32,7 @@ def check_param_count(answer: int | None) -> CheckResult:
     return verdict(False, f"{answer:,} is not it. Each Linear(d_in, d_out) has d_in·d_out weights and d_out biases.")
 
 
+@checker
 def check_sigmoid_depth(answer: int | None) -> CheckResult:
     """Exercise 2: the fewest sigmoid layers after which the derivative product is surely < 1e-6."""
     if answer is None:
@@ -44,6 +46,7 @@ def check_sigmoid_depth(answer: int | None) -> CheckResult:
     return verdict(False, f"0.25^{answer} = {0.25**answer:.2e} is not below 1e-6 yet.")
 
 
+@checker
 def check_leaky_relu(layer_class: type | None, negative_slope: float = 0.01, seed: int = 0) -> CheckResult:
     """Exercise 3: a NumPy LeakyReLU layer (forward and backward), compared with PyTorch in float64."""
     if layer_class is None:
@@ -65,6 +68,7 @@ def check_leaky_relu(layer_class: type | None, negative_slope: float = 0.01, see
     return verdict(True, "forward and backward equal PyTorch's LeakyReLU to 1e-12.")
 
 
+@checker
 def check_adamw(optimizer_class: type | None, steps: int = 50, seed: int = 0) -> CheckResult:
     """Exercise 4: AdamW in NumPy (decoupled weight decay), compared with ``torch.optim.AdamW``.
 

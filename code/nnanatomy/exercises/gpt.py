@@ -8,11 +8,12 @@ import numpy as np
 
 from ..models.gpt import DecoderBlock, GPTConfig
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_block_parameters", "check_kv_cache_bytes", "check_top_p"]
 
 
+@checker
 def check_block_parameters(answer: Any) -> CheckResult:
     """Exercise 1: parameters of one decoder block with d_model = 128 (4× feed-forward)."""
     if answer is None:
@@ -26,6 +27,7 @@ def check_block_parameters(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: qkv_proj (d→3d), out_proj (d→d), up (d→4d), down (4d→d), two LayerNorms.")
 
 
+@checker
 def check_kv_cache_bytes(answer: Any) -> CheckResult:
     """Exercise 2: bytes of the KV cache for 1,024 tokens, 12 layers, d_model 768, float16, batch 1."""
     if answer is None:
@@ -51,6 +53,7 @@ def _reference_top_p(logits: np.ndarray, p: float) -> np.ndarray:
     return out
 
 
+@checker
 def check_top_p(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: nucleus (top-p) filtering of a logit vector.
 
@@ -60,7 +63,7 @@ def check_top_p(fn: Any, seed: int = 0) -> CheckResult:
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     for p in (0.5, 0.9, 0.99):
         logits = rng.normal(size=20) * 2

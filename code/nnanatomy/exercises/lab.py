@@ -10,11 +10,12 @@ import torch
 
 from ..models.lab import GCNLayer
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_gcn_layer", "check_normalized_entry", "check_vit_tokens"]
 
 
+@checker
 def check_vit_tokens(answer: Any) -> CheckResult:
     """Exercise 1: tokens a ViT with 4 × 4 patches and a class token sees for a 32 × 32 image."""
     if answer is None:
@@ -27,12 +28,13 @@ def check_vit_tokens(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: (image size / patch size)² patches, plus one class token.")
 
 
+@checker
 def check_normalized_entry(answer: Any) -> CheckResult:
     """Exercise 2: entry (0, 1) of D^{-1/2}(A + I)D^{-1/2} for the path graph 0 — 1 — 2."""
     if answer is None:
         return not_answered("replace None with a number.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be a number, got {type(answer).__name__}")
     expected = 1 / math.sqrt(2 * 3)  # degrees with self-loops: node 0 → 2, node 1 → 3
     if abs(answer - expected) < 1e-6:
         return verdict(True, f"1/√(2·3) = {expected:.4f} — correct: the self-loops count in the degrees.")
@@ -41,12 +43,13 @@ def check_normalized_entry(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: Â_01 = 1/√(d_0 d_1) with the degrees of A + I.")
 
 
+@checker
 def check_gcn_layer(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: ``fn(adj, h, weight, bias)`` → one GCN layer in NumPy, compared with PyTorch."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     upper = np.triu(rng.random((7, 7)) < 0.4, 1)
     adj = (upper | upper.T).astype(np.float64)

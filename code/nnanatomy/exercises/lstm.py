@@ -9,11 +9,12 @@ import numpy as np
 import torch
 
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_forget_bias", "check_lstm_parameters", "check_lstm_step"]
 
 
+@checker
 def check_lstm_parameters(answer: Any) -> CheckResult:
     """Exercise 1: parameters of ``nn.LSTM(input_size=32, hidden_size=64)``."""
     if answer is None:
@@ -28,12 +29,13 @@ def check_lstm_parameters(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: each of the 4 gates has W_x (H×D), W_h (H×H) and two biases.")
 
 
+@checker
 def check_forget_bias(answer: Any) -> CheckResult:
     """Exercise 2: the forget-gate bias that gives f = 0.95 when the weighted inputs sum to 0."""
     if answer is None:
         return not_answered("replace None with a number.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be a number, got {type(answer).__name__}")
     expected = math.log(0.95 / 0.05)
     if abs(answer - expected) <= 1e-3:
         return verdict(True, f"b_f = ln(0.95/0.05) = {expected:.4f} — correct: σ(b_f) = 0.95.")
@@ -42,6 +44,7 @@ def check_forget_bias(answer: Any) -> CheckResult:
     return verdict(False, f"σ({answer}) = {1 / (1 + math.exp(-answer)):.3f}, not 0.95: invert the sigmoid.")
 
 
+@checker
 def check_lstm_step(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: one LSTM step from PyTorch's stacked tensors, against ``nn.LSTMCell``.
 
@@ -50,7 +53,7 @@ def check_lstm_step(fn: Any, seed: int = 0) -> CheckResult:
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     with torch.random.fork_rng(devices=[]):  # seeded here, the reader's random state left as it was
         torch.manual_seed(seed)
         cell = torch.nn.LSTMCell(3, 4).double()

@@ -9,17 +9,18 @@ import torch
 
 from ..models.moe import MoEFeedForward, TopKRouter, load_balancing_loss
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_balance_loss", "check_moe_parameters", "check_router"]
 
 
+@checker
 def check_moe_parameters(answer: Any) -> CheckResult:
     """Exercise 1: (total, active) parameters of an MoE layer: d = 64, 8 experts of hidden 128, top-2."""
     if answer is None:
         return not_answered("replace None with a tuple (total, active) of ints.")
     if not isinstance(answer, tuple) or len(answer) != 2:
-        raise TypeError(f"answer must be a tuple (total, active), got {answer!r}")
+        raise AnswerTypeError(f"answer must be a tuple (total, active), got {answer!r}")
     total, active = (check_int(a, "each count") for a in answer)
     layer = MoEFeedForward(64, 128, num_experts=8, top_k=2)
     expected = (sum(p.numel() for p in layer.parameters()), layer.active_parameters())
@@ -30,12 +31,13 @@ def check_moe_parameters(answer: Any) -> CheckResult:
     return verdict(False, "each expert is Linear(64, 128) + Linear(128, 64) with biases; the router is Linear(64, 8) without bias.")
 
 
+@checker
 def check_balance_loss(answer: Any) -> CheckResult:
     """Exercise 2: N·Σ f_i·P_i for f = (0.5, 0.5, 0, 0) and P = (0.4, 0.4, 0.1, 0.1)."""
     if answer is None:
         return not_answered("replace None with a number.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be a number, got {type(answer).__name__}")
     probs = torch.tensor([[0.4, 0.4, 0.1, 0.1]]).repeat(4, 1)
     ids = torch.tensor([[0], [1], [0], [1]])  # half the assignments to expert 0, half to expert 1
     expected = float(load_balancing_loss(probs, ids, 4))
@@ -46,6 +48,7 @@ def check_balance_loss(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: N · Σ_i f_i · P_i with N = 4.")
 
 
+@checker
 def check_router(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: top-k routing weights from router logits, against ``TopKRouter``.
 
@@ -56,7 +59,7 @@ def check_router(fn: Any, seed: int = 0) -> CheckResult:
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     with torch.random.fork_rng(devices=[]):  # seeded here, the reader's random state left as it was
         torch.manual_seed(seed)
         router = TopKRouter(6, num_experts=5, top_k=2).eval()

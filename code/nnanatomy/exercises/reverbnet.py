@@ -6,11 +6,12 @@ from typing import Any
 
 from ..models.reverbnet import ROLE_NAMES, ReverberationNet, RoleModule
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, AnswerValueError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_published_feedback", "check_role_shell", "check_source_estimate"]
 
 
+@checker
 def check_role_shell(answer: Any) -> CheckResult:
     """Exercise 1: parameters of the shell every role shares (gate, W_μ, W_logvar, LayerNorm), as a function of d, at d = 128."""
     if answer is None:
@@ -25,22 +26,24 @@ def check_role_shell(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: Linear(d, 1) + 2 × Linear(d, d) + LayerNorm(d).")
 
 
+@checker
 def check_published_feedback(answer: Any) -> CheckResult:
     """Exercise 2: which roles receive feedback under the published routing (a set of names)."""
     if answer is None:
         return not_answered("replace None with a set of role names, e.g. {'eileen'}.")
     if not isinstance(answer, (set, frozenset, list, tuple)) or not all(isinstance(a, str) for a in answer):
-        raise TypeError("answer must be a set of role names (strings)")
+        raise AnswerTypeError("answer must be a set of role names (strings)")
     expected = set(ReverberationNet(d=8, routing="published").get_network_structure()["roles_receiving_feedback"])
     answer = {a.lower() for a in answer}
     unknown = answer - set(ROLE_NAMES)
     if unknown:
-        raise ValueError(f"unknown role names: {sorted(unknown)}")
+        raise AnswerValueError(f"unknown role names: {sorted(unknown)}")
     if answer == expected:
         return verdict(True, f"{sorted(expected)} — correct: only for them is i mod 7 one of the processors that read them.")
     return verdict(False, "role i asks processor i mod 7, which reads roles 3k, 3k+1, 3k+2 (mod 19): check i ∈ those.")
 
 
+@checker
 def check_source_estimate(answer: Any) -> CheckResult:
     """Exercise 3: the value of the source's estimate 19·3d² + 7·10d² + 64d² at d = 64."""
     if answer is None:

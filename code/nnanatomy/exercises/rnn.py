@@ -8,11 +8,12 @@ import numpy as np
 import torch
 
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_gradient_ratio", "check_rnn_parameters", "check_rnn_step_backward"]
 
 
+@checker
 def check_rnn_parameters(answer: Any) -> CheckResult:
     """Exercise 1: parameters of ``nn.RNN(input_size=32, hidden_size=128)``."""
     if answer is None:
@@ -26,12 +27,13 @@ def check_rnn_parameters(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: count W_xh (H×D), W_hh (H×H) and the biases.")
 
 
+@checker
 def check_gradient_ratio(answer: Any) -> CheckResult:
     """Exercise 2: ‖∂L/∂h_{T−20}‖ / ‖∂L/∂h_T‖ for a linear RNN with W_hh = 0.9·I."""
     if answer is None:
         return not_answered("replace None with a number.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be a number, got {type(answer).__name__}")
     h = torch.zeros(1, 4, requires_grad=True)
     state, w = h, 0.9 * torch.eye(4)
     for _ in range(20):
@@ -46,6 +48,7 @@ def check_gradient_ratio(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: ∂h_T/∂h_t is the product of T − t Jacobians.")
 
 
+@checker
 def check_rnn_step_backward(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: the backward pass of one RNN step, against autograd.
 
@@ -55,7 +58,7 @@ def check_rnn_step_backward(fn: Any, seed: int = 0) -> CheckResult:
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     x, h_prev = rng.normal(size=(3, 4)), rng.normal(size=(3, 5))
     w_xh, w_hh, b = rng.normal(size=(5, 4)) * 0.5, rng.normal(size=(5, 5)) * 0.5, rng.normal(size=5)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_allreduce_bytes", "check_fsdp_bytes", "check_global_batch"]
 
 PARAMS = 10_000_000  # the model of exercises 1 and 2
 
 
+@checker
 def check_allreduce_bytes(answer: Any) -> CheckResult:
     """Exercise 1: bytes each of 8 GPUs sends in a ring all-reduce of the float32 gradients of a
     10-million-parameter model."""
@@ -29,6 +30,7 @@ def check_allreduce_bytes(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: the gradient has 4·P bytes; a ring all-reduce sends 2·(N−1)/N of it.")
 
 
+@checker
 def check_fsdp_bytes(answer: Any) -> CheckResult:
     """Exercise 2: bytes of parameters, gradients and Adam state per GPU when the 10-million-
     parameter float32 model is fully sharded over 8 GPUs (activations not counted)."""
@@ -45,6 +47,7 @@ def check_fsdp_bytes(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: parameters 4P, gradients 4P, Adam's m and v 8P — all divided by N.")
 
 
+@checker
 def check_global_batch(answer: Any) -> CheckResult:
     """Exercise 3: the global batch of 4 nodes × 8 GPUs, 16 sequences per micro-batch, 4 micro-batches per step."""
     if answer is None:

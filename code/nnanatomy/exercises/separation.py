@@ -9,7 +9,7 @@ import torch
 
 from ..models.uvr5 import Conv2DBNActiv, SeperableConv2DBNActiv, crop_center
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_crop_center", "check_separable_parameters", "check_windows"]
 
@@ -18,13 +18,14 @@ def _count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+@checker
 def check_separable_parameters(answer: Any) -> CheckResult:
     """Exercise 1: parameters of the widest ASPP branch (separable, 512 → 512, 3×3) and of a plain
     3×3 Conv2DBNActiv in its place, as a tuple ``(separable, plain)``."""
     if answer is None:
         return not_answered("replace None with a tuple (separable, plain).")
     if not isinstance(answer, tuple) or len(answer) != 2:
-        raise TypeError(f"answer must be a tuple of two ints, got {answer!r}")
+        raise AnswerTypeError(f"answer must be a tuple of two ints, got {answer!r}")
     separable, plain = (check_int(a, "each count") for a in answer)
     want_sep, want_plain = _count(SeperableConv2DBNActiv(512, 512, 3, 1, 16, 16)), _count(Conv2DBNActiv(512, 512, 3, 1, 16, 16))
     if (separable, plain) == (want_sep, want_plain):
@@ -43,12 +44,13 @@ def _published_windows(n_frame: int, window: int, offset: int) -> tuple[int, int
     return offset, roi - n_frame % roi + offset, math.ceil(n_frame / roi)
 
 
+@checker
 def check_windows(fn: Any) -> CheckResult:
     """Exercise 2: ``fn(n_frame, window, offset)`` → ``(pad_l, pad_r, n_window)`` as published."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     for n_frame, window, offset in ((1000, 512, 128), (256, 512, 128), (100, 512, 128), (1025, 256, 64)):
         expected = _published_windows(n_frame, window, offset)
         got = tuple(int(v) for v in fn(n_frame, window, offset))
@@ -59,12 +61,13 @@ def check_windows(fn: Any) -> CheckResult:
                          "with offset frames of context on both sides.")
 
 
+@checker
 def check_crop_center(fn: Any) -> CheckResult:
     """Exercise 3: ``fn(h1, h2)`` → h1 cropped on the time axis to h2's width, centred."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     h1 = torch.arange(2 * 3 * 4 * 11, dtype=torch.float32).reshape(2, 3, 4, 11)
     for width in (11, 8, 7, 1):
         h2 = torch.zeros(2, 5, 4, width)

@@ -11,7 +11,7 @@ from .. import speech
 from ..models.bestrq import RandomProjectionQuantizer, span_mask
 from ..models.conformer import ConvModule
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_conv_module_parameters", "check_cosine_logits", "check_masked_fraction", "check_masked_loss", "check_pnmi",
            "check_quantizer"]
@@ -21,10 +21,11 @@ def _callable(fn: Any) -> CheckResult | None:
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     return None
 
 
+@checker
 def check_quantizer(fn: Any) -> CheckResult:
     """08a, exercise 1: ``fn(features (T, D), projection (4·D, c), codebook (K, c))`` → ``(T // 4,)``
     labels, as BEST-RQ's random-projection quantizer computes them."""
@@ -47,6 +48,7 @@ def check_quantizer(fn: Any) -> CheckResult:
     return verdict(True, "the labels match: a frozen matrix, a frozen codebook, no training anywhere.")
 
 
+@checker
 def check_conv_module_parameters(answer: Any) -> CheckResult:
     """08a, exercise 2: parameters of the Conformer convolution module at ``d_model = 96``, kernel 15."""
     if answer is None:
@@ -64,6 +66,7 @@ def check_conv_module_parameters(answer: Any) -> CheckResult:
                           "depthwise kernel 15 (one filter per channel, with bias), BatchNorm, pointwise 96 → 96 (with bias).")
 
 
+@checker
 def check_masked_fraction(fn: Any) -> CheckResult:
     """08b, exercise 1: ``fn(start_prob, span)`` → the expected fraction of masked frames far from
     the start of an utterance, for spans that may overlap."""
@@ -85,6 +88,7 @@ def check_masked_fraction(fn: Any) -> CheckResult:
                          "span_mask measures the same.")
 
 
+@checker
 def check_pnmi(fn: Any) -> CheckResult:
     """08b, exercise 2: ``fn(phones, clusters)`` → PNMI = I(phone; cluster) / H(phone)."""
     early = _callable(fn)
@@ -102,6 +106,7 @@ def check_pnmi(fn: Any) -> CheckResult:
     return verdict(True, "PNMI as the HuBERT paper defines it: the share of the phone's uncertainty that the cluster removes.")
 
 
+@checker
 def check_masked_loss(fn: Any) -> CheckResult:
     """08a, exercise 3: ``fn(logits (B, T, K), targets (B, T), selected (B, T) bool)`` → the mean
     cross-entropy over the selected (masked) frames only."""
@@ -124,6 +129,7 @@ def check_masked_loss(fn: Any) -> CheckResult:
     return verdict(True, "only the masked frames count; the others' logits get exactly zero gradient.")
 
 
+@checker
 def check_cosine_logits(fn: Any) -> CheckResult:
     """08b, exercise 3: ``fn(projected (N, c), embeddings (K, c), temperature)`` → ``(N, K)``
     cosine similarities divided by the temperature (HuBERT's head)."""

@@ -10,11 +10,12 @@ import torch
 
 from ..explore.stability import THRESHOLDS
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_logsumexp", "check_sigmoid_depth_bound", "check_softmax_backward"]
 
 
+@checker
 def check_sigmoid_depth_bound(answer: Any) -> CheckResult:
     """Exercise 1: the smallest number of sigmoid layers L for which the best case (1/4)^L of the
     product of their derivatives falls below the vanishing threshold 1e-7."""
@@ -29,12 +30,13 @@ def check_sigmoid_depth_bound(answer: Any) -> CheckResult:
     return verdict(False, f"(1/4)^{depth} = {0.25 ** depth:.2e} is still above 1e-7.")
 
 
+@checker
 def check_logsumexp(fn: Any) -> CheckResult:
     """Exercise 2: a stable ``logsumexp(x)`` over the last axis of a NumPy array."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     cases = {
         "ordinary": np.array([[0.5, -1.0, 2.0]]),
         "large": np.array([[1000.0, 1001.0, 1002.0]]),
@@ -56,13 +58,14 @@ def check_logsumexp(fn: Any) -> CheckResult:
     return verdict(True, "finite and exact on ordinary, large, very negative and random inputs.")
 
 
+@checker
 def check_softmax_backward(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: ``softmax_backward(y, grad_y)`` → ∂L/∂x for ``y = softmax(x)`` over the last
     axis, given ∂L/∂y; checked against autograd in float64."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     x = torch.tensor(rng.normal(size=(5, 6)), requires_grad=True)
     g = torch.tensor(rng.normal(size=(5, 6)))

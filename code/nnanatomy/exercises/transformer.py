@@ -10,11 +10,12 @@ import torch
 
 from ..models.transformer import MultiHeadAttention
 from ._common import check_int
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_attention", "check_mha_parameters", "check_positional_encoding"]
 
 
+@checker
 def check_mha_parameters(answer: Any) -> CheckResult:
     """Exercise 1: parameters of one multi-head attention layer with d_model = 512 and 8 heads."""
     if answer is None:
@@ -28,12 +29,13 @@ def check_mha_parameters(answer: Any) -> CheckResult:
     return verdict(False, f"{answer:,} is not it: Q, K, V and the output are each a Linear(512, 512).")
 
 
+@checker
 def check_positional_encoding(answer: Any) -> CheckResult:
     """Exercise 2: PE[pos = 3, dimension 4] for d_model = 16."""
     if answer is None:
         return not_answered("replace None with a number.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)):
-        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be a number, got {type(answer).__name__}")
     expected = math.sin(3 / 10000 ** (4 / 16))  # dimension 4 = 2i with i = 2: a sine
     if abs(answer - expected) < 1e-4:
         return verdict(True, f"sin(3 / 10000^(4/16)) = sin(0.3) = {expected:.4f} — correct.")
@@ -42,6 +44,7 @@ def check_positional_encoding(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: PE[pos, 2i] = sin(pos / 10000^(2i/d_model)) with 2i = 4.")
 
 
+@checker
 def check_attention(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: masked scaled dot-product attention in NumPy, against PyTorch.
 
@@ -50,7 +53,7 @@ def check_attention(fn: Any, seed: int = 0) -> CheckResult:
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     q, k, v = rng.normal(size=(2, 5, 8)), rng.normal(size=(2, 6, 8)), rng.normal(size=(2, 6, 3))
     mask = rng.random((5, 6)) < 0.4

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..explore import receptive_field
 from ..models.unet import UNet, UNetConfig
-from ._report import CheckResult, not_answered, verdict
+from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
 __all__ = ["check_bottleneck_shape", "check_bottleneck_receptive_field", "check_iou"]
 
@@ -20,12 +20,13 @@ def _encoder(net: UNet) -> nn.Sequential:
     return nn.Sequential(net.inc, *(getattr(net, f"down{i}") for i in range(1, net.config.depth + 1)))
 
 
+@checker
 def check_bottleneck_shape(answer: Any) -> CheckResult:
     """Exercise 1: the bottleneck shape of the source's U-Net (base 64, depth 4, bilinear) on (1, 1, 64, 64)."""
     if answer is None:
         return not_answered("replace None with a tuple (N, C, H, W).")
     if not isinstance(answer, tuple) or len(answer) != 4:
-        raise TypeError(f"answer must be a tuple of 4 ints, got {answer!r}")
+        raise AnswerTypeError(f"answer must be a tuple of 4 ints, got {answer!r}")
     net = UNet(UNetConfig(in_channels=1, out_channels=2, base_channels=64, depth=4)).eval()
     with torch.no_grad():
         expected = tuple(_encoder(net)(torch.zeros(1, 1, 64, 64)).shape)
@@ -36,12 +37,13 @@ def check_bottleneck_shape(answer: Any) -> CheckResult:
     return verdict(False, f"{tuple(answer)} is not it: each Down halves H and W and doubles the channels.")
 
 
+@checker
 def check_bottleneck_receptive_field(answer: Any) -> CheckResult:
     """Exercise 2: how many input pixels (one side) a bottleneck unit of the depth-4 U-Net sees."""
     if answer is None:
         return not_answered("replace None with an int.")
     if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)):
-        raise TypeError(f"answer must be an int, got {type(answer).__name__}")
+        raise AnswerTypeError(f"answer must be an int, got {type(answer).__name__}")
     net = UNet(UNetConfig(in_channels=1, out_channels=2, base_channels=8, depth=4))
     expected = receptive_field(_encoder(net), torch.zeros(1, 1, 256, 256)).final[0]
     if answer == expected:
@@ -49,12 +51,13 @@ def check_bottleneck_receptive_field(answer: Any) -> CheckResult:
     return verdict(False, f"{answer} is not it: apply r ← r + (k − 1)·j, j ← j·s through inc and the four Downs.")
 
 
+@checker
 def check_iou(fn: Any, seed: int = 0) -> CheckResult:
     """Exercise 3: intersection over union of one class between a prediction and a label map."""
     if fn is None:
         return not_answered("replace None with your function.")
     if not callable(fn):
-        raise TypeError(f"pass your function, got {type(fn).__name__}")
+        raise AnswerTypeError(f"pass your function, got {type(fn).__name__}")
     rng = np.random.default_rng(seed)
     pred, target = rng.integers(0, 3, (5, 16, 16)), rng.integers(0, 3, (5, 16, 16))
     for cls in range(3):

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import data, runtime, train
+from .._checks import check_int
 from ..models.reverbnet import ReverberationNet
 from ..models.transformer import EncoderLayer, TransformerConfig
 
@@ -37,6 +38,7 @@ class SequenceMLP(nn.Module):
 
     def __init__(self, hidden: int = 740) -> None:
         super().__init__()
+        hidden = check_int("hidden", hidden, 1, maximum=1 << 16)
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(LENGTH * D, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
                                  nn.Linear(hidden, 1))
 
@@ -49,6 +51,7 @@ class SequenceGRU(nn.Module):
 
     def __init__(self, hidden: int = 560) -> None:
         super().__init__()
+        hidden = check_int("hidden", hidden, 1, maximum=1 << 16)
         self.gru = nn.GRU(D, hidden, batch_first=True)
         self.head = nn.Linear(hidden, 1)
 
@@ -61,6 +64,9 @@ class SequenceTransformer(nn.Module):
 
     def __init__(self, width: int = 128, layers: int = 5) -> None:
         super().__init__()
+        width, layers = check_int("width", width, 4, maximum=1 << 14), check_int("layers", layers, 1, maximum=256)
+        if width % 4:
+            raise ValueError(f"width must be a multiple of the 4 heads, got {width}")
         cfg = TransformerConfig(src_vocab_size=1, tgt_vocab_size=1, d_model=width, num_heads=4, d_ff=4 * width, dropout=0.0)
         self.inp = nn.Linear(D, width)
         self.pos = nn.Parameter(torch.zeros(1, LENGTH, width))
@@ -174,3 +180,14 @@ def load_results(path: str | Path | None = None) -> dict:
     if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
         raise ValueError("an ablation file is a JSON object with a list of runs under 'runs'")
     return results
+
+
+def _install_guard() -> None:
+    import sys
+
+    from .. import _guard
+
+    _guard.install(sys.modules[__name__])
+
+
+_install_guard()

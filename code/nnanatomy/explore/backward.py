@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .._checks import check_finite, check_real
+
 __all__ = ["BackwardWalk", "show_backward_effect"]
 
 
@@ -78,6 +80,8 @@ def show_backward_effect(
     """
     if x is None:
         x = torch.tensor([-1.0, 0.0, 1.0, 2.0], dtype=torch.float64)
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a 1-D floating torch.Tensor, got {type(x).__name__}")
     if y is None:
         y = 3 * x**2 + 5
     for name, t in (("x", x), ("y", y)):
@@ -86,8 +90,9 @@ def show_backward_effect(
     if x.shape != y.shape or x.numel() == 0:
         raise ValueError(f"x and y must be non-empty and of equal length, got {tuple(x.shape)} and {tuple(y.shape)}")
     for name, v in (("w", w), ("b", b)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise TypeError(f"{name} must be a number, got {type(v).__name__}")
+        check_real(name, v)
+    for name, t in (("x", x), ("y", y)):
+        check_finite(name, t)
 
     w_t = torch.tensor(float(w), dtype=x.dtype, requires_grad=True)
     b_t = torch.tensor(float(b), dtype=x.dtype, requires_grad=True)

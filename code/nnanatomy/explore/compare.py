@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from .. import runtime, train
+from .._checks import check_device, check_int, check_real
+from ..data._checks import check_seed
 from .formatting import format_bytes, format_count
 from .summary import summary
 
@@ -53,8 +55,12 @@ class Comparison:
     __repr__ = __str__
 
     def plot(self, ax: plt.Axes | None = None, title: str = "Learning curves") -> plt.Axes:
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a str, got {type(title).__name__}")
         if ax is None:
             _, ax = plt.subplots()
+        elif not isinstance(ax, plt.Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
         for e in self.entries:
             ax.plot(e.history.eval_epoch, e.history.metrics[self.metric_name], marker="o", markersize=3, label=e.name)
         ax.set(title=title, xlabel="epoch", ylabel=self.metric_name)
@@ -102,7 +108,18 @@ def compare(
     on ``example_inputs`` otherwise (for data that is one batch, such as a whole graph)."""
     if not isinstance(builders, Mapping) or not builders:
         raise TypeError("builders must be a non-empty mapping of name → function returning a model")
-    device = runtime.get_device() if device is None else torch.device(device)
+    if not all(callable(b) for b in builders.values()):
+        raise TypeError("every builder must be a function that returns a new model")
+    if not callable(evaluate):
+        raise TypeError(f"evaluate must be callable as evaluate(model) -> {{metric: value}}, got {type(evaluate).__name__}")
+    if not isinstance(metric, str):
+        raise TypeError(f"metric must be the name (str) of one of evaluate's entries, got {type(metric).__name__}")
+    if not isinstance(example_inputs, tuple) or not example_inputs:
+        raise TypeError(f"example_inputs must be a non-empty tuple of the model's inputs, got {type(example_inputs).__name__}")
+    lr = check_real("lr", lr, 0.0, low_open=True)
+    epochs = check_int("epochs", epochs, 1, maximum=100_000)
+    check_seed(seed)
+    device = runtime.get_device() if device is None else check_device("device", device)
     first = _first_batch(train_data)
     training_inputs = (first[0],) if isinstance(first, (tuple, list)) and first and isinstance(first[0], torch.Tensor) else None
     entries = []

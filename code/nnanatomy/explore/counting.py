@@ -161,15 +161,25 @@ def _sage(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> i
 
 def has_counter(module: nn.Module) -> bool:
     """Whether a registered counter knows this module's type (leaf or not)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     return any(cls in _COUNTERS for cls in type(module).__mro__)
 
 
 def count_macs(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int | None:
     """MACs of one call of a module — for a container, of its own operations besides its
     children's — or ``None`` when no counter knows its type."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(inputs, tuple):
+        raise TypeError(f"inputs must be the tuple of the call's positional inputs, got {type(inputs).__name__}")
     for cls in type(module).__mro__:
         if cls in _COUNTERS:
-            macs = _COUNTERS[cls](module, inputs, output)
+            try:
+                macs = _COUNTERS[cls](module, inputs, output)
+            except (AttributeError, TypeError, IndexError) as exc:
+                raise TypeError(f"the MAC counter of {cls.__name__} needs the call's tensors (inputs, output), "
+                                f"got inputs {tuple(type(i).__name__ for i in inputs)} and output {type(output).__name__}") from exc
             return None if macs is None else int(macs)
     if isinstance(module, ZERO_MAC_TYPES):
         return 0

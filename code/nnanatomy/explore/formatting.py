@@ -8,8 +8,17 @@ _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _COUNT_UNITS = ("", "K", "M", "G", "T", "P")
 
 
+def _number(name: str, n: object) -> float:
+    if isinstance(n, bool) or not isinstance(n, (int, float)) and not hasattr(n, "__index__") and not hasattr(n, "__float__"):
+        raise TypeError(f"{name} must be a number, got {type(n).__name__}")
+    if isinstance(n, str) or n != n or n in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be a finite number, got {n!r}")
+    return n
+
+
 def format_bytes(n: int | float) -> str:
     """``3211264`` → ``"3.06 MiB"`` (binary units, three significant digits)."""
+    n = _number("n", n)
     if n < 0:
         raise ValueError(f"a byte count cannot be negative, got {n}")
     value, unit = float(n), 0
@@ -25,6 +34,9 @@ def format_count(n: int | float | None, *, compact: bool = False) -> str:
     """``118013952`` → ``"118,013,952"``, or ``"118M"`` with ``compact=True``; ``None`` → ``"?"``."""
     if n is None:
         return "?"
+    n = _number("n", n)
+    if not isinstance(compact, bool):
+        raise TypeError(f"compact must be True or False, got {type(compact).__name__}")
     if not compact:
         return f"{int(n):,}"
     value, unit = float(n), 0

@@ -16,14 +16,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import _guard
+from .._checks import check_bool, check_finite, check_real
+from ..data._checks import check_seed
 from ..scratch.gradcheck import numerical_gradient, relative_error
 
 __all__ = ["GradCheck", "grade", "gradcheck"]
 
 
 def grade(error: float) -> str:
-    """``"good"`` below 1e-7, ``"acceptable"`` below 1e-5, else ``"bad"``."""
+    """``"good"`` below 1e-7, ``"acceptable"`` below 1e-5, else ``"bad"`` (a relative error is >= 0;
+    :class:`GradCheck` grades a NaN error, from a NaN gradient, as ``"bad"``)."""
+    error = check_real("error", error, 0.0, finite=False)
     return "good" if error < 1e-7 else ("acceptable" if error < 1e-5 else "bad")
+
+
+def _grade(error: float) -> str:
+    return "bad" if error != error else grade(error)  # NaN: the gradient itself is NaN
 
 
 @dataclass(frozen=True)
@@ -32,14 +41,15 @@ class GradCheck:
 
     @property
     def worst(self) -> float:
-        return max(self.errors.values())
+        values = list(self.errors.values())
+        return float("nan") if any(v != v for v in values) else max(values)
 
     @property
     def grade(self) -> str:
-        return grade(self.worst)
+        return _grade(self.worst)
 
     def __str__(self) -> str:
-        lines = [f"{name:24s} relative error {err:.1e}  {grade(err)}" for name, err in self.errors.items()]
+        lines = [f"{name:24s} relative error {err:.1e}  {_grade(err)}" for name, err in self.errors.items()]
         return "\n".join(lines + [f"overall: {self.grade} (worst {self.worst:.1e})"])
 
     __repr__ = __str__
@@ -64,8 +74,15 @@ def gradcheck(fn: Any, *inputs: Any, eps: float = 1e-6, params: bool = True, see
     """
     if not inputs:
         raise ValueError("gradcheck needs at least one input")
-    rng = np.random.default_rng(seed)
+    eps = check_real("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
+    params = check_bool("params", params)
+    rng = np.random.default_rng(check_seed(seed))
+    for i, value in enumerate(inputs):
+        if not isinstance(value, (np.ndarray, torch.Tensor)):
+            raise TypeError(f"input {i} must be a NumPy array or a tensor, got {type(value).__name__}")
+        check_finite(f"input {i}", value.detach() if isinstance(value, torch.Tensor) else value)
     if _is_scratch_layer(fn):
+        fn = copy.deepcopy(fn)  # forward may update state (BatchNorm's running statistics): check a copy
         x = np.array(inputs[0], dtype=np.float64)
         out = fn.forward(x.copy())
         upstream = rng.normal(size=np.shape(out))
@@ -87,7 +104,7 @@ def gradcheck(fn: Any, *inputs: Any, eps: float = 1e-6, params: bool = True, see
         if not t.is_floating_point():
             raise TypeError(f"input {i} must be floating point to be differentiated, got {t.dtype}")
         tensors.append(t.detach().double().clone().requires_grad_(True))
-    out = module(*tensors)
+    out = _guard.call("fn", module, *tensors)
     if not isinstance(out, torch.Tensor):
         raise TypeError("fn must return a tensor")
     upstream = torch.tensor(rng.normal(size=tuple(out.shape)), dtype=torch.float64)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .. import _guard
 from ..scratch.conv import pair
 
 __all__ = ["ReceptiveField", "RFRow", "measured_receptive_field", "receptive_field"]
@@ -76,7 +77,7 @@ def _spatial_layers(model: nn.Module, example_input: torch.Tensor) -> list[tuple
     model.eval()
     try:
         with torch.no_grad():
-            model(example_input)
+            _guard.call("model", model, example_input)
     finally:
         for h in hooks:
             h.remove()
@@ -87,8 +88,10 @@ def _spatial_layers(model: nn.Module, example_input: torch.Tensor) -> list[tuple
 def _check(model: object, example_input: object) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(example_input, torch.Tensor) or example_input.ndim != 4:
-        raise ValueError("example_input must be an image batch of shape (B, C, H, W)")
+    if not isinstance(example_input, torch.Tensor) or example_input.ndim != 4 or 0 in example_input.shape:
+        raise ValueError("example_input must be an image batch of shape (B, C, H, W), none of them 0")
+    if not example_input.is_floating_point():
+        raise TypeError(f"example_input must be a float tensor, got {example_input.dtype}")
 
 
 def receptive_field(model: nn.Module, example_input: torch.Tensor) -> ReceptiveField:
@@ -138,7 +141,7 @@ def measured_receptive_field(model: nn.Module, example_input: torch.Tensor) -> t
     hook = spatial[-1].register_forward_hook(lambda mod, i, o: captured.__setitem__("out", o))
     x = torch.ones_like(example_input[:1], dtype=torch.float64, requires_grad=True)
     try:
-        probe(x)
+        _guard.call("model", probe, x)
     finally:
         hook.remove()
     out = captured["out"]

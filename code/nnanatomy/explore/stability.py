@@ -12,6 +12,8 @@ learning rate, gradient clipping).
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from .. import _guard
+from .._checks import check_real
 
 __all__ = ["THRESHOLDS", "Finding", "GradientFlow", "LayerStats", "diagnose", "gradient_flow"]
 
@@ -76,8 +81,13 @@ class GradientFlow:
 
         if only is not None and not isinstance(only, str):
             raise TypeError(f"only must be None or a layer type name such as 'Linear', got {type(only).__name__}")
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"label must be None or a str, got {type(label).__name__}")
+        floor = check_real("floor", floor, 0.0, low_open=True)
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 3.2))
+        elif not isinstance(ax, plt.Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
         norms = [s.grad_norm for s in self.layers if s.grad_norm is not None and (only is None or s.type == only)]
         if not norms:
             raise ValueError(f"no layer with parameters{'' if only is None else ' of type ' + repr(only)} to plot")
@@ -106,6 +116,9 @@ def gradient_flow(model: nn.Module, batch: Any, loss_fn: Callable[[nn.Module, An
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise TypeError("loss_fn must be callable as loss_fn(model, batch) -> scalar tensor")
+    parts = batch if isinstance(batch, (tuple, list)) else (batch,)
+    if any(isinstance(t, torch.Tensor) and t.numel() == 0 for t in parts):
+        raise ValueError("batch holds an empty tensor: there is nothing to measure")
     names = {m: n for n, m in model.named_modules()}
     acts: dict[nn.Module, list[torch.Tensor]] = {}
 
@@ -117,7 +130,7 @@ def gradient_flow(model: nn.Module, batch: Any, loss_fn: Callable[[nn.Module, An
     handles = [m.register_forward_hook(hook) for m in leaves]
     model.zero_grad(set_to_none=True)
     try:
-        loss = loss_fn(model, batch)
+        loss = _guard.call("loss_fn(model, batch)", loss_fn, model, batch)
         if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
             raise ValueError("loss_fn must return a scalar tensor")
         loss.backward()
@@ -147,7 +160,17 @@ def diagnose(flow: GradientFlow) -> list[Finding]:
     if not isinstance(flow, GradientFlow):
         raise TypeError(f"diagnose takes the result of gradient_flow, got {type(flow).__name__}")
     findings = []
+    if not math.isfinite(flow.loss):  # NaN fails every threshold test below: name it first
+        findings.append(Finding("(loss)", "non-finite loss", flow.loss,
+                                "find the first layer with non-finite values below; check the inputs for NaN/Inf, "
+                                "lower the learning rate, keep log/exp/division away from 0 and overflow"))
     for s in flow.layers:
+        bad = [v for v in (s.grad_norm, s.weight_norm, s.act_mean, s.act_std, s.act_max) if v is not None and not math.isfinite(v)]
+        if bad:
+            findings.append(Finding(s.name, "non-finite values", bad[0],
+                                    "NaN or Inf in this layer's weights, activations or gradient: everything after it is "
+                                    "meaningless — find where it first appears"))
+            continue
         if s.grad_norm is not None and s.grad_norm < THRESHOLDS["vanishing"]:
             findings.append(Finding(s.name, "vanishing gradient", s.grad_norm,
                                     "add residual connections or normalisation, use ReLU-type activations and He/Xavier "

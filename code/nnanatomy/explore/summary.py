@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from .._checks import check_bool, check_device, check_real
+
 from ..runtime import move_to
 from .counting import count_macs, has_counter
 from .formatting import format_bytes, format_count
@@ -137,8 +139,8 @@ class Summary:
 
     def theoretical_seconds(self, peak_flops: float, training: bool = False) -> float:
         """Forward time at ``peak_flops`` FLOP/s (× 3 for a training step: backward ≈ 2 × forward)."""
-        if not peak_flops > 0:
-            raise ValueError(f"peak_flops must be > 0, got {peak_flops}")
+        peak_flops = check_real("peak_flops", peak_flops, 0.0, low_open=True)
+        training = check_bool("training", training)
         return self.total_flops * (3 if training else 1) / peak_flops
 
     @property
@@ -267,7 +269,8 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
     if device is None:
         first = next(iter(model.parameters()), None)
         device = first.device if first is not None else torch.device("cpu")
-    device = torch.device(device)
+    device = check_device("device", device)
+    timing = check_bool("timing", timing)
     if device.type == "meta":
         # shapes only: every layer runs on tensors without data, so a network too large to run
         # quickly is still counted in a moment; the caller's model keeps its weights

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import _guard
+
 __all__ = ["LayerTrace", "Trace", "trace"]
 
 
@@ -76,6 +78,14 @@ def trace(
         raise ValueError("give both loss_fn and target, or neither")
     if optimizer is not None and loss_fn is None:
         raise ValueError("an optimiser step needs loss_fn and target")
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    if target is not None and not isinstance(target, torch.Tensor):
+        raise TypeError(f"target must be a tensor, got {type(target).__name__}")
+    if target is not None and target.numel() == 0:
+        raise ValueError("target is empty: the loss of nothing is undefined")
     names = {m: n for n, m in model.named_modules()}
     records: list[LayerTrace] = []
 
@@ -90,14 +100,16 @@ def trace(
     leaves = [m for m in model.modules() if next(m.children(), None) is None]
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
-        out = model(x)
+        out = _guard.call("model", model, x)
     finally:
         for h in handles:
             h.remove()
     loss_value = None
     if loss_fn is not None:
         model.zero_grad(set_to_none=True)
-        loss = loss_fn(out, target)
+        loss = _guard.call("loss_fn", loss_fn, out, target)
+        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+            raise ValueError(f"loss_fn must return a scalar tensor, got {type(loss).__name__} {tuple(getattr(loss, 'shape', ()))}")
         loss.backward()
         loss_value = float(loss.detach())
         if optimizer is not None:

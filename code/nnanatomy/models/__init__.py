@@ -10,6 +10,11 @@ from .moe import MoEFeedForward, TopKRouter, load_balancing_loss
 from .rnn import CELLS, CharRNN, CharRNNConfig, SequenceRegressor, SequenceRegressorConfig
 from .transformer import Transformer, TransformerConfig
 from .unet import UNet, UNetConfig
+from .. import _guard
+from . import cnn, deep, dit, gpt, hubert, mlp, moe, ngram, reverbnet, rnn, transformer, unet
+
+_guard.install(bestrq, cnn, conformer, deep, diffusion, dit, gpt, hubert, lab, mlp, moe, ngram, reverbnet, rnn, transformer, unet,
+               uvr5)
 
 __all__ = [
     "CELLS",

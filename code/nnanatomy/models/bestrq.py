@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .conformer import ConformerConfig, ConformerEncoder
+from .._checks import check_int, check_real
+
+from .conformer import ConformerConfig, ConformerEncoder, ConvSubsampling, padding_from_lengths
 
 __all__ = ["BestRQ", "RandomProjectionQuantizer", "mask_with_noise", "span_mask"]
 
@@ -56,13 +58,12 @@ class RandomProjectionQuantizer(nn.Module):
 def span_mask(batch: int, frames: int, start_prob: float, span: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Boolean ``(batch, frames)``: every frame starts a masked span of ``span`` frames with
     probability ``start_prob`` (spans may overlap), as in wav2vec 2.0, HuBERT and BEST-RQ."""
-    if not 0.0 <= start_prob <= 1.0:
-        raise ValueError(f"start_prob must be in [0, 1], got {start_prob}")
-    if isinstance(span, bool) or not isinstance(span, int) or span < 1:
-        raise ValueError(f"span must be a positive int, got {span!r}")
+    batch, frames = check_int("batch", batch, 1), check_int("frames", frames, 1)
+    start_prob = check_real("start_prob", start_prob, 0.0, 1.0)
+    span = check_int("span", span, 1, maximum=1 << 16)
     starts = torch.rand(batch, frames, generator=generator) < start_prob
     mask = torch.zeros(batch, frames, dtype=torch.bool)
-    for offset in range(span):
+    for offset in range(min(span, frames)):  # a span longer than the utterance stops at its end
         mask[:, offset:] |= starts[:, : frames - offset]
     return mask
 
@@ -70,6 +71,12 @@ def span_mask(batch: int, frames: int, start_prob: float, span: int, generator: 
 def mask_with_noise(features: torch.Tensor, mask: torch.Tensor, std: float = 0.1,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """Replace the masked frames of ``(B, T, D)`` features by N(0, std²) noise (BEST-RQ's masking)."""
+    if not isinstance(features, torch.Tensor) or features.ndim != 3 or not features.is_floating_point():
+        raise ValueError(f"features must be a float tensor (B, T, D), got {getattr(features, 'dtype', type(features).__name__)} "
+                         f"{tuple(getattr(features, 'shape', ()))}")
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a bool tensor (B, T), got {type(mask).__name__}")
+    std = check_real("std", std, 0.0)
     if mask.shape != features.shape[:2] or mask.dtype != torch.bool:
         raise ValueError(f"mask must be a bool tensor of shape {tuple(features.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
     noise = torch.randn(features.shape, generator=generator, dtype=features.dtype) * std
@@ -96,6 +103,7 @@ class BestRQ(nn.Module):
             raise ValueError(f"mask_prob must be in (0, 1], got {mask_prob}")
         if isinstance(mask_span, bool) or not isinstance(mask_span, int) or mask_span < 1:
             raise ValueError(f"mask_span must be a positive int, got {mask_span!r}")
+        noise_std = check_real("noise_std", noise_std, 0.0)
         self.quantizer = RandomProjectionQuantizer(encoder_config.input_dim, 4, codebook_size, code_dim, quantizer_seed)
         self.encoder = ConformerEncoder(encoder_config)
         self.head = nn.Linear(encoder_config.d_model, codebook_size)
@@ -110,6 +118,8 @@ class BestRQ(nn.Module):
              generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Mask, predict, and score the masked frames: ``(loss, {logits, targets, selected, mask})``."""
         b, t, _ = features.shape
+        if lengths is not None:
+            padding_from_lengths(lengths, features, ConvSubsampling.output_length(t))  # checked before anything is drawn
         targets = self.quantizer(features)  # (B, T // 4), from the clean features
         mask = span_mask(b, t, self.mask_prob, self.mask_span, generator=generator).to(features.device)
         if lengths is not None:
@@ -120,5 +130,6 @@ class BestRQ(nn.Module):
         selected = mask[:, :usable].reshape(b, n, 4).any(-1)
         if lengths is not None:  # a label needs four real frames
             selected &= torch.arange(n, device=features.device)[None] < (lengths.to(features.device) // 4)[:, None]
-        loss = F.cross_entropy(logits[:, :n][selected], targets[:, :n][selected])
+        # no masked frame in the batch (short utterances, a low mask_prob): a zero loss, not NaN
+        loss = F.cross_entropy(logits[:, :n][selected], targets[:, :n][selected]) if selected.any() else logits.sum() * 0.0
         return loss, {"logits": logits, "targets": targets, "selected": selected, "mask": mask}

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._checks import check_bool, check_int, check_real
+
 from .transformer import MultiHeadAttention, sinusoidal_positional_encoding
 
 __all__ = ["ConformerBlock", "ConformerConfig", "ConformerEncoder", "ConvModule", "ConvSubsampling"]
@@ -51,12 +53,29 @@ class ConformerConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
+def padding_from_lengths(lengths: torch.Tensor, features: torch.Tensor, frames: int) -> torch.Tensor:
+    """The padding mask ``(B, frames)`` of the subsampled sequence (True = padding) for ``lengths``,
+    the real input frames of each utterance — integers in ``[4, T]``: an utterance needs four
+    frames for one encoder frame, and a fully padded row would leave attention nothing to attend
+    to (its softmax over no keys is NaN)."""
+    if not isinstance(lengths, torch.Tensor) or lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
+        raise TypeError(f"lengths must be an integer tensor of frames per utterance, got {getattr(lengths, 'dtype', type(lengths).__name__)}")
+    if lengths.shape != (features.shape[0],):
+        raise ValueError(f"lengths must have shape ({features.shape[0]},), got {tuple(lengths.shape)}")
+    if bool((lengths < 4).any()) or bool((lengths > features.shape[1]).any()):
+        raise ValueError(f"lengths must be in [4, {features.shape[1]}] (at least one encoder frame, at most the frames given), "
+                         f"got {lengths.tolist()}")
+    lengths = lengths.to(features.device)
+    return torch.arange(frames, device=features.device)[None] >= ConvSubsampling.output_length(lengths)[:, None]
+
+
 class ConvSubsampling(nn.Module):
     """Two 3×3 convolutions with stride 2 over (time, features), then a Linear to ``d_model``:
     ``(B, T, F)`` → ``(B, ⌊(⌊(T − 1)/2⌋ − 1)/2⌋ + 1 …, d_model)`` — time divided by about 4."""
 
     def __init__(self, input_dim: int, d_model: int) -> None:
         super().__init__()
+        input_dim, d_model = check_int("input_dim", input_dim, 1, maximum=1 << 16), check_int("d_model", d_model, 1, maximum=1 << 16)
         self.conv = nn.Sequential(nn.Conv2d(1, d_model, 3, stride=2, padding=1), nn.SiLU(),
                                   nn.Conv2d(d_model, d_model, 3, stride=2, padding=1), nn.SiLU())
         self.out = nn.Linear(d_model * math.ceil(math.ceil(input_dim / 2) / 2), d_model)
@@ -64,6 +83,9 @@ class ConvSubsampling(nn.Module):
     @staticmethod
     def output_length(frames: torch.Tensor | int) -> torch.Tensor | int:
         """Frames after the two stride-2 convolutions (kernel 3, padding 1)."""
+        if not (isinstance(frames, torch.Tensor) and not frames.is_floating_point()) and (
+                isinstance(frames, bool) or not isinstance(frames, int)):
+            raise TypeError(f"frames must be an int or an integer tensor, got {type(frames).__name__}")
         for _ in range(2):
             frames = (frames - 1) // 2 + 1
         return frames
@@ -79,6 +101,10 @@ class ConvModule(nn.Module):
 
     def __init__(self, d_model: int, kernel_size: int, dropout: float) -> None:
         super().__init__()
+        kernel_size = check_int("kernel_size", kernel_size, 1, maximum=4096)
+        if kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd (a same-length depthwise convolution), got {kernel_size}")
+        dropout = check_real("dropout", dropout, 0.0, 1.0, high_open=True)
         self.norm = nn.LayerNorm(d_model)
         self.pointwise1 = nn.Conv1d(d_model, 2 * d_model, 1)
         self.depthwise = nn.Conv1d(d_model, d_model, kernel_size, padding=kernel_size // 2, groups=d_model)
@@ -140,6 +166,7 @@ class ConformerEncoder(nn.Module):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None,
                 return_layers: bool = False) -> tuple[torch.Tensor, torch.Tensor | None] | tuple[torch.Tensor, torch.Tensor | None, list[torch.Tensor]]:
         cfg = self.config
+        return_layers = check_bool("return_layers", return_layers)
         if not isinstance(features, torch.Tensor) or features.ndim != 3 or features.shape[-1] != cfg.input_dim:
             raise ValueError(f"features must be (batch, frames, {cfg.input_dim}), got {getattr(features, 'shape', type(features).__name__)}")
         if features.shape[1] < 4:
@@ -148,12 +175,7 @@ class ConformerEncoder(nn.Module):
         if x.shape[1] > cfg.max_len:
             raise ValueError(f"{x.shape[1]} frames after subsampling exceed max_len = {cfg.max_len}")
         x = self.dropout(x + self.positions[: x.shape[1]])
-        mask = None
-        if lengths is not None:
-            if lengths.shape != (features.shape[0],):
-                raise ValueError(f"lengths must have shape ({features.shape[0]},), got {tuple(lengths.shape)}")
-            new = ConvSubsampling.output_length(lengths.to(x.device))
-            mask = torch.arange(x.shape[1], device=x.device)[None] >= new[:, None]
+        mask = None if lengths is None else padding_from_lengths(lengths, features, x.shape[1])
         layers = []
         for block in self.blocks:
             x = block(x, mask)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._checks import check_bool, check_real
+
 from .mlp import ACTIVATIONS
 
 __all__ = ["NORMS", "DeepMLP", "DeepMLPConfig"]
@@ -50,8 +52,8 @@ class DeepMLPConfig:
             raise ValueError(f"DeepMLPConfig.norm must be one of {sorted(NORMS)}, got {self.norm!r}")
         if self.norm == "group" and self.width % 8:
             raise ValueError(f"group norm uses 8 groups: width must be divisible by 8, got {self.width}")
-        if not (isinstance(self.init_scale, (int, float)) and self.init_scale > 0):
-            raise ValueError(f"DeepMLPConfig.init_scale must be a positive number, got {self.init_scale!r}")
+        check_real("DeepMLPConfig.init_scale", self.init_scale, 0.0, low_open=True)
+        check_bool("DeepMLPConfig.residual", self.residual)
 
 
 class ResidualBlock(nn.Module):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_device, check_real
+
 __all__ = ["NoiseSchedule", "ddim_sample", "ddpm_sample", "diffusion_loss", "guided_eps", "reverse_step"]
 
 EpsModel = Callable[..., torch.Tensor]  # eps_model(x_t, t, **conditioning) → predicted noise
@@ -27,13 +29,44 @@ class NoiseSchedule:
 
     betas: torch.Tensor
 
+    def __post_init__(self) -> None:
+        b = self.betas
+        if not isinstance(b, torch.Tensor) or b.ndim != 1 or b.numel() == 0 or not b.is_floating_point():
+            raise TypeError(f"betas must be a non-empty 1-D float tensor, got {getattr(b, 'dtype', type(b).__name__)} "
+                            f"{tuple(getattr(b, 'shape', ()))}")
+        if not bool(((b > 0) & (b < 1)).all()):
+            raise ValueError("every beta must lie in (0, 1) (NaN does not)")
+
     @classmethod
     def linear(cls, steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be a positive int, got {steps!r}")
+        beta_start, beta_end = check_real("beta_start", beta_start), check_real("beta_end", beta_end)
+        if steps > 100_000:
+            raise ValueError(f"steps must be <= 100000, got {steps}")
         if not 0 < beta_start <= beta_end < 1:
             raise ValueError(f"need 0 < beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
         return cls(torch.linspace(beta_start, beta_end, steps, dtype=torch.float64))
+
+    def check_steps(self, t: object, batch: int) -> torch.Tensor:
+        """``t`` as one integer step per sample, each in ``[0, steps)`` (no negative indexing)."""
+        if not isinstance(t, torch.Tensor) or t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+            raise TypeError(f"t must be an integer tensor of steps, got {getattr(t, 'dtype', type(t).__name__)}")
+        if t.shape != (batch,):
+            raise ValueError(f"t must have one step per sample, shape ({batch},), got {tuple(t.shape)}")
+        if bool(((t < 0) | (t >= self.steps)).any()):
+            raise ValueError(f"every step in t must be in [0, {self.steps}), got {t.tolist()}")
+        return t
+
+    def check_step(self, t: object) -> int:
+        """One step index as an int in ``[0, steps)``."""
+        if isinstance(t, torch.Tensor) and t.numel() == 1 and not t.is_floating_point():
+            t = int(t)
+        if isinstance(t, bool) or not isinstance(t, int):
+            raise TypeError(f"t must be an int step, got {type(t).__name__}")
+        if not 0 <= t < self.steps:
+            raise ValueError(f"t must be in [0, {self.steps}), got {t}")
+        return t
 
     @property
     def steps(self) -> int:
@@ -50,13 +83,42 @@ class NoiseSchedule:
 
     def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """The forward process in one jump: ``x_t = √ᾱ_t·x_0 + √(1−ᾱ_t)·ε`` (per-sample ``t``)."""
+        x0 = _check_images("x0", x0)
+        if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
+            raise ValueError(f"noise must be a tensor of x0's shape {tuple(x0.shape)}, got {tuple(getattr(noise, 'shape', ()))}")
+        t = self.check_steps(t, x0.shape[0])
         ab = self.alpha_bars.to(x0.device)[t].to(x0.dtype).view(-1, *[1] * (x0.ndim - 1))
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+def _check_images(name: str, x: object) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 2 or x.shape[0] == 0:
+        raise ValueError(f"{name} must be a float tensor (batch, ...) with at least one sample, "
+                         f"got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+    return x
+
+
+def _check_sampling(eps_model: object, schedule: object, shape: object, guidance: object, device: object):
+    if not callable(eps_model):
+        raise TypeError(f"eps_model must be callable (a network predicting the noise), got {type(eps_model).__name__}")
+    if not isinstance(schedule, NoiseSchedule):
+        raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
+    if not isinstance(shape, (tuple, list, torch.Size)) or len(shape) < 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 1 << 20 for n in shape):
+        raise ValueError(f"shape must be a tuple (batch, ...) of positive ints, got {shape!r}")
+    return tuple(shape), check_real("guidance", guidance), check_device("device", device)
+
+
+def _check_conditioning(conditioning: object, null_conditioning: object) -> None:
+    for name, value in (("conditioning", conditioning), ("null_conditioning", null_conditioning)):
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"{name} must be None or a dict of keyword arguments for eps_model, got {type(value).__name__}")
 
 
 def diffusion_loss(eps_model: EpsModel, x0: torch.Tensor, schedule: NoiseSchedule, **conditioning) -> torch.Tensor:
     """ε-prediction: draw t uniformly and ε ~ N(0, I), form x_t in closed form, and regress the
     network's output on ε with the mean squared error."""
+    x0 = _check_images("x0", x0)
     t = torch.randint(0, schedule.steps, (x0.shape[0],), device=x0.device)
     noise = torch.randn_like(x0)
     return F.mse_loss(eps_model(schedule.q_sample(x0, t, noise), t, **conditioning), noise)
@@ -67,6 +129,7 @@ def guided_eps(eps_model: EpsModel, x: torch.Tensor, t: torch.Tensor, guidance: 
     """The noise prediction, with classifier-free guidance of weight ``w = guidance`` if > 0:
     ``ε̃ = ε_cond + w·(ε_cond − ε_uncond)`` (equivalently ``ε_uncond + (1 + w)·(ε_cond − ε_uncond)``),
     which pushes the prediction further away from what the model would do without the condition."""
+    _check_conditioning(conditioning, null_conditioning)
     conditioning = conditioning or {}
     eps = eps_model(x, t, **conditioning)
     if guidance:
@@ -84,6 +147,10 @@ def reverse_step(schedule: NoiseSchedule, x_t: torch.Tensor, t: int, eps: torch.
     ``x_{t−1} = 1/√α_t · (x_t − (1 − α_t)/√(1 − ᾱ_t) · ε̂) + σ_t·z``, with σ_t² = β_t and z ~ N(0, I)
     (no noise is added at the last step).
     """
+    t = schedule.check_step(t)
+    if not isinstance(eps, torch.Tensor) or not isinstance(x_t, torch.Tensor) or eps.shape != x_t.shape:
+        raise ValueError(f"x_t and eps must be tensors of the same shape, got {tuple(getattr(x_t, 'shape', ()))} and "
+                         f"{tuple(getattr(eps, 'shape', ()))}")
     alpha, alpha_bar, beta = (float(v[t]) for v in (schedule.alphas, schedule.alpha_bars, schedule.betas))
     mean = (x_t - (1 - alpha) / (1 - alpha_bar) ** 0.5 * eps) / alpha**0.5
     if t == 0:
@@ -101,6 +168,10 @@ def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
 
     Returns the samples and the intermediate x_t for every step listed in ``keep``.
     """
+    shape, guidance, device = _check_sampling(eps_model, schedule, shape, guidance, device)
+    _check_conditioning(conditioning, null_conditioning)
+    if not isinstance(keep, (tuple, list)) or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < schedule.steps for k in keep):
+        raise ValueError(f"keep must be a tuple of steps in [0, {schedule.steps}), got {keep!r}")
     x = torch.randn(shape, generator=generator, device=device)
     trajectory: dict[int, torch.Tensor] = {}
     for t in reversed(range(schedule.steps)):
@@ -125,8 +196,12 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
     next visited step s < t with ``x_s = √ᾱ_s·x̂_0 + √(1−ᾱ_s)·ε̂``. With ``steps = 1`` this is the
     one-step baseline: predict the noise once, subtract it.
     """
+    shape, guidance, device = _check_sampling(eps_model, schedule, shape, guidance, device)
+    _check_conditioning(conditioning, null_conditioning)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= schedule.steps:
         raise ValueError(f"steps must be an int in [1, {schedule.steps}], got {steps!r}")
+    if clip is not None:
+        clip = check_real("clip", clip, 0.0, low_open=True)  # x̂_0 clamped to [−clip, clip]
     alpha_bars = schedule.alpha_bars
     visit = torch.linspace(schedule.steps - 1, 0, steps).round().long().tolist()
     x = torch.randn(shape, generator=generator, device=device)

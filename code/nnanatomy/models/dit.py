@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._checks import check_real
+
 from .transformer import MultiHeadAttention
 from .unet import SinusoidalTimeEmbedding
 
@@ -145,6 +147,7 @@ class DiTConfig:
             raise ValueError(f"hidden {self.hidden} must be divisible by num_heads {self.num_heads} and by 4")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"DiTConfig.conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
+        check_real("DiTConfig.mlp_ratio", self.mlp_ratio, 0.0, 64.0, low_open=True)
 
 
 class DiT(nn.Module):

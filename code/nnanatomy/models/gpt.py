@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_int, check_real
+
 from ..runtime import eval_mode
 from .moe import MoEFeedForward
 
@@ -54,8 +56,12 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.ffn must be 'dense' or 'moe', got {self.ffn!r}")
         if self.top_k > self.num_experts:
             raise ValueError(f"top_k {self.top_k} cannot exceed num_experts {self.num_experts}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_real("GPTConfig.dropout", self.dropout, 0.0, 1.0, high_open=True)
+        check_real("GPTConfig.router_noise", self.router_noise, 0.0)
+        if self.capacity_factor is not None:
+            check_real("GPTConfig.capacity_factor", self.capacity_factor, 0.0, low_open=True)
+        if self.expert_hidden is not None:
+            check_int("GPTConfig.expert_hidden", self.expert_hidden, 1)
         if self.expert_hidden is None:
             self.expert_hidden = self.ffn_mult * self.d_model // self.top_k
 
@@ -207,8 +213,8 @@ class GPT(nn.Module):
         cache is rebuilt from the cropped window (the learned positions shift), giving exactly
         the tokens of the uncached path.
         """
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or not 1 <= max_new_tokens <= 100_000:
+            raise ValueError(f"max_new_tokens must be an int in [1, 100000], got {max_new_tokens!r}")
         if not temperature > 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if top_k is not None and not 1 <= top_k <= self.config.vocab_size:

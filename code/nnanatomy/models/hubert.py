@@ -22,8 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_bool, check_real
+
 from .bestrq import span_mask
-from .conformer import ConvSubsampling
+from .conformer import ConvSubsampling, padding_from_lengths
 from .transformer import EncoderLayer, TransformerConfig
 
 __all__ = ["HuBERT", "HuBERTConfig", "HuBERTEncoder"]
@@ -60,8 +62,7 @@ class HuBERTConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.mask_prob <= 1.0:
             raise ValueError(f"mask_prob must be in (0, 1], got {self.mask_prob}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        check_real("HuBERTConfig.temperature", self.temperature, 0.0, low_open=True)
 
 
 class HuBERTEncoder(nn.Module):
@@ -91,6 +92,7 @@ class HuBERTEncoder(nn.Module):
     def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 return_layers: bool = False):
         cfg = self.config
+        return_layers = check_bool("return_layers", return_layers)
         if not isinstance(features, torch.Tensor) or features.ndim != 3 or features.shape[-1] != cfg.input_dim:
             raise ValueError(f"features must be (batch, frames, {cfg.input_dim}), got {getattr(features, 'shape', type(features).__name__)}")
         if features.shape[1] < 4:
@@ -98,9 +100,7 @@ class HuBERTEncoder(nn.Module):
         x = self.feature_norm(self.subsample(features))
         padding = None
         if lengths is not None:
-            if lengths.shape != (features.shape[0],):
-                raise ValueError(f"lengths must have shape ({features.shape[0]},), got {tuple(lengths.shape)}")
-            padding = torch.arange(x.shape[1], device=x.device)[None] >= ConvSubsampling.output_length(lengths.to(x.device))[:, None]
+            padding = padding_from_lengths(lengths, features, x.shape[1])  # checked: integers in [4, frames]
         if mask is not None:
             if mask.shape != x.shape[:2] or mask.dtype != torch.bool:
                 raise ValueError(f"mask must be a bool tensor of shape {tuple(x.shape[:2])}, got {mask.dtype} {tuple(mask.shape)}")
@@ -144,10 +144,13 @@ class HuBERT(nn.Module):
                              f"got {getattr(targets, 'dtype', type(targets).__name__)} {tuple(getattr(targets, 'shape', ()))}")
         if targets.max() >= cfg.num_clusters:
             raise ValueError(f"targets must be < num_clusters = {cfg.num_clusters}, got {int(targets.max())}")
+        if lengths is not None:
+            padding_from_lengths(lengths, features, frames)  # checked before the mask draws from the generator
         mask = span_mask(features.shape[0], frames, cfg.mask_prob, cfg.mask_span, generator=generator).to(features.device)
         logits, padding = self(features, lengths, mask)
         selected = mask & (targets >= 0)
         if padding is not None:
             selected &= ~padding
-        loss = F.cross_entropy(logits[selected], targets[selected])
+        # no masked frame with a target in the batch (short utterances, a low mask_prob): a zero loss, not NaN
+        loss = F.cross_entropy(logits[selected], targets[selected]) if selected.any() else logits.sum() * 0.0
         return loss, {"logits": logits, "selected": selected, "mask": mask}

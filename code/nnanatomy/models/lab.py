@@ -30,6 +30,8 @@ class ViTClassifier(nn.Module):
     def __init__(self, image_size: int = 8, patch: int = 2, in_channels: int = 1, width: int = 64, depth: int = 3,
                  heads: int = 4, num_classes: int = 10) -> None:
         super().__init__()
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1000:
+            raise ValueError(f"depth must be an int in [1, 1000], got {depth!r}")
         if image_size % patch:
             raise ValueError(f"image_size {image_size} must be divisible by patch {patch}")
         self.patch_embed = PatchEmbed(in_channels, width, patch)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .._checks import check_bool
+
 __all__ = ["ACTIVATIONS", "MLP", "MLPConfig"]
 
 #: Activation name → PyTorch module class (the same names as :data:`nnanatomy.scratch.ACTIVATIONS`).
@@ -38,6 +40,7 @@ class MLPConfig:
                 raise ValueError(f"MLPConfig.hidden[{i}] must be a positive int, got {h!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"MLPConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        check_bool("MLPConfig.bias", self.bias)
 
     @property
     def sizes(self) -> list[int]:

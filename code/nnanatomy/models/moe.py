@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_int, check_real
+
 __all__ = ["Expert", "MoEFeedForward", "TopKRouter", "load_balancing_loss"]
 
 
@@ -35,10 +37,9 @@ class TopKRouter(nn.Module):
 
     def __init__(self, d_model: int, num_experts: int, top_k: int, noise_std: float = 0.0) -> None:
         super().__init__()
-        if not 1 <= top_k <= num_experts:
-            raise ValueError(f"top_k must be in [1, num_experts={num_experts}], got {top_k}")
-        if noise_std < 0:
-            raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+        num_experts = check_int("num_experts", num_experts, 1)
+        top_k = check_int("top_k", top_k, 1, maximum=num_experts)
+        noise_std = check_real("noise_std", noise_std, 0.0)
         self.gate = nn.Linear(d_model, num_experts, bias=False)
         self.num_experts, self.top_k, self.noise_std = num_experts, top_k, noise_std
 
@@ -60,6 +61,10 @@ def load_balancing_loss(probs: torch.Tensor, expert_ids: torch.Tensor, num_exper
     loss of 1; if the router sends everything to one expert it approaches N. Only ``P`` carries a
     gradient, pushing probability away from overloaded experts.
     """
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] != num_experts or not probs.is_floating_point():
+        raise ValueError(f"probs must be float router probabilities (tokens, {num_experts}), got {probs.dtype} {tuple(probs.shape)}")
+    if expert_ids.numel() == 0 or expert_ids.is_floating_point() or bool(((expert_ids < 0) | (expert_ids >= num_experts)).any()):
+        raise ValueError(f"expert_ids must be integer ids in [0, {num_experts}), at least one")
     counts = torch.bincount(expert_ids.reshape(-1), minlength=num_experts).to(probs.dtype)
     f = counts / counts.sum()
     p = probs.mean(dim=0)
@@ -88,8 +93,8 @@ class MoEFeedForward(nn.Module):
         super().__init__()
         if num_experts < 1 or d_hidden < 1:
             raise ValueError(f"need num_experts >= 1 and d_hidden >= 1, got {num_experts}, {d_hidden}")
-        if capacity_factor is not None and capacity_factor <= 0:
-            raise ValueError(f"capacity_factor must be None or > 0, got {capacity_factor}")
+        if capacity_factor is not None:
+            capacity_factor = check_real("capacity_factor", capacity_factor, 0.0, low_open=True)
         self.router = TopKRouter(d_model, num_experts, top_k, router_noise)
         self.experts = nn.ModuleList(Expert(d_model, d_hidden) for _ in range(num_experts))
         self.num_experts, self.top_k, self.capacity_factor = num_experts, top_k, capacity_factor

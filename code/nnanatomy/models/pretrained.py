@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._checks import check_device
 from ..data.images import CAPTION_WORDS
 from .bestrq import BestRQ
 from .conformer import ConformerConfig
@@ -57,6 +58,7 @@ def load_pretrained(name: str, device: torch.device | str = "cpu") -> tuple[nn.M
     training time). Loads with ``weights_only=True``."""
     from ..train import load_checkpoint  # train sits above models; imported only when loading
 
+    device = check_device("device", device)  # before anything is built
     model = build(name)
     path = resources.files("nnanatomy") / "checkpoints" / f"{name}.pt"
     with resources.as_file(path) as file:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._checks import check_bool, check_int, check_real
+
 from ..runtime import eval_mode
 
 __all__ = [
@@ -73,8 +75,9 @@ class TransformerConfig:
             raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
         if self.d_model % 2:
             raise ValueError(f"d_model must be even for the sinusoidal encoding, got {self.d_model}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_real("TransformerConfig.dropout", self.dropout, 0.0, 1.0, high_open=True)
+        check_int("TransformerConfig.pad_id", self.pad_id, 0, maximum=min(self.src_vocab_size, self.tgt_vocab_size) - 1)
+        check_bool("TransformerConfig.scale_embeddings", self.scale_embeddings)
 
 
 class MultiHeadAttention(nn.Module):
@@ -82,6 +85,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
+        d_model, num_heads = check_int("d_model", d_model, 1), check_int("num_heads", num_heads, 1)
+        dropout = check_real("dropout", dropout, 0.0, 1.0, high_open=True)
         if d_model % num_heads:
             raise ValueError(f"d_model {d_model} must be divisible by num_heads {num_heads}")
         self.d_model, self.num_heads, self.d_head = d_model, num_heads, d_model // num_heads
@@ -107,6 +112,7 @@ class MultiHeadAttention(nn.Module):
         weights (B, H, T_q, T_k))``."""
         if query.ndim != 3 or key_value.ndim != 3 or query.shape[-1] != self.d_model or key_value.shape[-1] != self.d_model:
             raise ValueError(f"expected (B, T, {self.d_model}) inputs, got {tuple(query.shape)} and {tuple(key_value.shape)}")
+        _check_not_fully_masked(query.shape[0], query.shape[1], key_value.shape[1], attn_mask, key_padding_mask)
         q, k, v = self._heads(self.q_proj(query)), self._heads(self.k_proj(key_value)), self._heads(self.v_proj(key_value))
         scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_head)  # (B, H, T_q, T_k)
         if attn_mask is not None:
@@ -119,11 +125,30 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(out), weights
 
 
+def _check_not_fully_masked(batch: int, t_q: int, t_k: int, attn_mask: torch.Tensor | None,
+                            key_padding_mask: torch.Tensor | None) -> None:
+    """Bool masks of the right shapes, and no query left with every key blocked: the softmax over
+    no keys is 0/0 = NaN, which would spread silently through every later layer."""
+    blocked = None
+    for name, mask, shape in (("attn_mask", attn_mask, (t_q, t_k)), ("key_padding_mask", key_padding_mask, (batch, t_k))):
+        if mask is None:
+            continue
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != shape:
+            raise ValueError(f"{name} must be a bool tensor of shape {shape} (True = blocked), "
+                             f"got {getattr(mask, 'dtype', type(mask).__name__)} {tuple(getattr(mask, 'shape', ()))}")
+        expanded = mask[None] if name == "attn_mask" else mask[:, None, :]
+        blocked = expanded if blocked is None else blocked | expanded
+    if blocked is not None and bool(blocked.all(-1).any()):
+        raise ValueError("a query has every key masked (is a whole sequence padding?): attention over no keys is undefined "
+                         "(its softmax is NaN); give every sequence at least one real token")
+
+
 class FeedForward(nn.Module):
     """Position-wise ``Linear(d, d_ff) → ReLU → Linear(d_ff, d)``."""
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
         super().__init__()
+        dropout = check_real("dropout", dropout, 0.0, 1.0, high_open=True)
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
@@ -163,7 +188,7 @@ class DecoderLayer(nn.Module):
         self,
         x: torch.Tensor,
         memory: torch.Tensor,
-        tgt_mask: torch.Tensor,
+        tgt_mask: torch.Tensor | None,
         tgt_padding_mask: torch.Tensor | None,
         src_padding_mask: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:

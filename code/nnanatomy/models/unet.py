@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._checks import check_bool, check_int
+
 __all__ = [
     "CrossAttention2d",
     "Down",
@@ -35,6 +37,8 @@ __all__ = [
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
+    if kind not in ("batch", "group"):
+        raise ValueError(f"norm must be 'batch' or 'group', got {kind!r}")
     if kind == "batch":
         return nn.BatchNorm2d(channels)
     return nn.GroupNorm(min(8, channels), channels)  # group: independent of the batch (diffusion)
@@ -60,6 +64,8 @@ class DoubleConv(nn.Module):
             if t_emb is None:
                 raise ValueError("this DoubleConv is time-conditioned: pass t_emb")
             h = h + self.time_proj(t_emb)[:, :, None, None]  # the same shift at every pixel
+        elif t_emb is not None:
+            raise ValueError("this DoubleConv has no time_dim: t_emb would be ignored")
         h = F.relu(h)
         return F.relu(self.norm2(self.conv2(h)))
 
@@ -83,7 +89,7 @@ class Up(nn.Module):
     def __init__(self, in_channels: int, skip_channels: int, out_channels: int, bilinear: bool = True,
                  norm: str = "batch", time_dim: int | None = None) -> None:
         super().__init__()
-        if bilinear:
+        if check_bool("bilinear", bilinear):
             self.up: nn.Module = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
             conv_in = in_channels + skip_channels
             self.conv = DoubleConv(conv_in, out_channels, conv_in // 2, norm=norm, time_dim=time_dim)
@@ -141,6 +147,7 @@ class CrossAttention2d(nn.Module):
         super().__init__()
         from .transformer import MultiHeadAttention  # the chapter-05 attention, reused
 
+        num_heads = check_int("num_heads", num_heads, 1)
         heads = num_heads if channels % num_heads == 0 else 1
         self.norm = nn.GroupNorm(min(8, channels), channels)
         self.context_proj = nn.Linear(context_dim, channels)
@@ -179,6 +186,11 @@ class UNetConfig:
             raise ValueError(f"UNetConfig.time_dim must be an even int >= 2, got {self.time_dim}")
         if self.vocab_size is not None and self.context_dim is None:
             raise ValueError("UNetConfig.vocab_size needs context_dim")
+        check_bool("UNetConfig.bilinear", self.bilinear)
+        check_bool("UNetConfig.skips", self.skips)
+        for name in ("time_dim", "context_dim", "vocab_size"):
+            if getattr(self, name) is not None:
+                check_int(f"UNetConfig.{name}", getattr(self, name), 1)
 
 
 class UNet(nn.Module):

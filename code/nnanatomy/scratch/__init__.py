@@ -1,7 +1,8 @@
 """Reference maths in NumPy, forward and backward. Every piece here is tested against PyTorch
 in float64, so a chapter can show the mechanism and prove it is the real one.
 
-No PyTorch in this package: it is the independent implementation.
+No PyTorch in its maths: it is the independent implementation. (Its arguments are guarded like
+the rest of the package's, by ``nnanatomy/_guard.py``.)
 """
 
 from .attention import (
@@ -90,3 +91,8 @@ __all__ = [
     "tanh",
     "transformer_forward",
 ]
+
+from .. import _guard
+from . import attention, conv, gradcheck, layers, losses, mlp, norm, optim, pooling, recurrent, training
+
+_guard.install(attention, conv, gradcheck, graph, layers, losses, mlp, norm, optim, pooling, recurrent, training)

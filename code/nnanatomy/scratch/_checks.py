@@ -21,6 +21,8 @@ def check_positive_int(name: str, value: object) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
+    if value > 10_000_000:
+        raise ValueError(f"{name} must be <= 10,000,000 (more would not fit in memory), got {value:,}")
     return int(value)
 
 

@@ -61,6 +61,8 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float =
     own mean and variance, independent of the rest of the batch and of padding.
     """
     x = as_float_array("x", x)
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0 (it keeps the division away from 0), got {eps}")
     mean = x.mean(axis=-1, keepdims=True)
     var = x.var(axis=-1, keepdims=True)  # biased, as PyTorch
     return (x - mean) / np.sqrt(var + eps) * weight + bias
@@ -68,6 +70,7 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float =
 
 def feed_forward(x: np.ndarray, p: Params, prefix: str) -> np.ndarray:
     """``ReLU(x W1ᵀ + b1) W2ᵀ + b2``, applied to every position on its own: ``(…, d) → (…, d)``."""
+    _weights(p, prefix, "linear1", "linear2")
     hidden = np.maximum(x @ p[f"{prefix}.linear1.weight"].T + p[f"{prefix}.linear1.bias"], 0.0)  # (…, d_ff)
     return hidden @ p[f"{prefix}.linear2.weight"].T + p[f"{prefix}.linear2.bias"]
 
@@ -90,10 +93,34 @@ def causal_mask(length: int) -> np.ndarray:
 
 def padding_mask(ids: np.ndarray, pad_id: int) -> np.ndarray:
     """``(B, T)`` → ``(B, 1, 1, T)``: True at padded keys, broadcastable over heads and queries."""
-    ids = np.asarray(ids)
-    if ids.ndim != 2:
-        raise ValueError(f"ids must be (B, T), got shape {ids.shape}")
+    ids = _token_ids("ids", ids)
+    if isinstance(pad_id, (bool, np.bool_)) or not isinstance(pad_id, (int, np.integer)):
+        raise TypeError(f"pad_id must be an int, got {type(pad_id).__name__}")
     return (ids == pad_id)[:, None, None, :]
+
+
+def _token_ids(name: str, ids: object) -> np.ndarray:
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be integer token ids (B, T), got dtype {ids.dtype} and shape {ids.shape}")
+    return ids
+
+
+def _bool_mask(mask: object) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != bool:
+        raise TypeError(f"mask must be a bool NumPy array (True = blocked), got {getattr(mask, 'dtype', type(mask).__name__)}")
+    return mask
+
+
+def _weights(p: Params, prefix: str, *names: str) -> None:
+    """Every ``{prefix}.{name}.weight``/``.bias`` present in ``p`` (a state dict as NumPy arrays)."""
+    if not isinstance(p, Mapping):
+        raise TypeError(f"p must be a mapping of parameter names to arrays (a state dict), got {type(p).__name__}")
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    missing = [f"{prefix}.{n}.{kind}" for n in names for kind in ("weight", "bias") if f"{prefix}.{n}.{kind}" not in p]
+    if missing:
+        raise ValueError(f"p has no {missing[0]} (and {len(missing) - 1} more): is the prefix {prefix!r} right?")
 
 
 def scaled_dot_product_attention(
@@ -112,6 +139,9 @@ def scaled_dot_product_attention(
         raise ValueError(f"incompatible shapes q {q.shape}, k {k.shape}, v {v.shape}")
     scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])  # (…, T_q, T_k)
     if mask is not None:
+        mask = np.broadcast_to(_bool_mask(mask), scores.shape)
+        if mask.all(axis=-1).any():  # a row with no key left: its softmax is 0/0
+            raise ValueError("a query has every key masked: attention over no keys is undefined (NaN)")
         scores = np.where(mask, -np.inf, scores)  # blocked: probability 0 after the softmax
     weights = softmax(scores, axis=-1)
     return weights @ v, weights
@@ -126,6 +156,9 @@ def multi_head_attention(
     tensor for self-attention, the encoder's output for cross-attention. Returns the output
     ``(B, T_q, d)`` and the weights ``(B, heads, T_q, T_k)``.
     """
+    x_q, x_kv = as_float_array("x_q", x_q, ndim=3), as_float_array("x_kv", x_kv, ndim=3)
+    num_heads = check_positive_int("num_heads", num_heads)
+    _weights(p, prefix, "q_proj", "k_proj", "v_proj", "out_proj")
     b, t_q, d = x_q.shape
     t_k = x_kv.shape[1]
     if d % num_heads:
@@ -188,7 +221,9 @@ def transformer_forward(
     self-attention, cross-attention on the encoder output) → final LayerNorm → projection onto
     the target vocabulary. Also returns every decoder layer's cross-attention weights.
     """
-    src, tgt = np.asarray(src), np.asarray(tgt)
+    src, tgt = _token_ids("src", src), _token_ids("tgt", tgt)
+    if not isinstance(scale_embeddings, (bool, np.bool_)):
+        raise TypeError(f"scale_embeddings must be True or False, got {type(scale_embeddings).__name__}")
     d = p["src_embed.weight"].shape[1]
     scale = np.sqrt(d) if scale_embeddings else 1.0
     pe = sinusoidal_positional_encoding(max(src.shape[1], tgt.shape[1]), d)

@@ -46,6 +46,8 @@ def pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
             raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
         if v < minimum:
             raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        if v > 100_000:
+            raise ValueError(f"{name} must be <= 100000, got {value!r}")
         out.append(int(v))
     return out[0], out[1]
 
@@ -306,6 +308,8 @@ class Conv2D(Layer):
         self.kernel_size = pair("kernel_size", kernel_size)
         self.stride, self.dilation = pair("stride", stride), pair("dilation", dilation)
         self.padding = pair("padding", padding, minimum=0)
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or None, got {type(rng).__name__}")
         rng = np.random.default_rng(0) if rng is None else rng
         bound = 1.0 / np.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
         self.params["weight"] = rng.uniform(-bound, bound, (out_channels, in_channels, *self.kernel_size))

@@ -21,21 +21,30 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
     x = as_float_array("x", x)
     if not callable(f):
         raise TypeError(f"f must be a callable returning a float, got {type(f).__name__}")
-    if not (isinstance(eps, float) and eps > 0):
-        raise ValueError(f"eps must be a positive float, got {eps!r}")
+    if not (isinstance(eps, float) and 0 < eps < 1):
+        raise ValueError(f"eps must be a float in (0, 1), got {eps!r}")
     grad = np.zeros_like(x)
     flat, grad_flat = x.reshape(-1), grad.reshape(-1)
     if not np.shares_memory(flat, x):
         raise ValueError("x must be contiguous so that its elements can be nudged in place")
     for i in range(flat.size):
         original = flat[i]
-        flat[i] = original + eps
-        f_plus = float(f())
-        flat[i] = original - eps
-        f_minus = float(f())
-        flat[i] = original
+        try:
+            flat[i] = original + eps
+            f_plus = _scalar(f())
+            flat[i] = original - eps
+            f_minus = _scalar(f())
+        finally:  # x is the caller's array: it gets its value back even when f fails
+            flat[i] = original
         grad_flat[i] = (f_plus - f_minus) / (2.0 * eps)
     return grad
+
+
+def _scalar(value: object) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"f must return a number, got {type(value).__name__}") from exc
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -6,16 +6,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import as_float_array
+
 __all__ = ["gat_layer", "gcn_layer", "laplacian", "normalized_adjacency", "sage_layer"]
 
 
-def _check(adj: np.ndarray, h: np.ndarray) -> None:
-    if adj.ndim != 2 or adj.shape[0] != adj.shape[1] or h.ndim != 2 or len(h) != len(adj):
-        raise ValueError(f"need adjacency (N, N) and features (N, F), got {adj.shape} and {h.shape}")
+def _check(adj: np.ndarray, h: np.ndarray | None = None, **weights: np.ndarray) -> None:
+    """Float arrays without NaN: adjacency (N, N), features (N, F), and the named weights."""
+    adj = as_float_array("adj", adj, ndim=2)
+    if adj.shape[0] != adj.shape[1]:
+        raise ValueError(f"adjacency must be square (N, N), got {adj.shape}")
+    if np.any(adj < 0) or not np.isfinite(adj).all():
+        raise ValueError("adjacency must hold finite, non-negative edge weights")
+    if h is not None:
+        h = as_float_array("h", h, ndim=2)
+        if len(h) != len(adj):
+            raise ValueError(f"need adjacency (N, N) and features (N, F), got {adj.shape} and {h.shape}")
+    for name, value in weights.items():
+        as_float_array(name, value)
 
 
 def normalized_adjacency(adj: np.ndarray) -> np.ndarray:
     """``D^{-1/2} (A + I) D^{-1/2}``."""
+    _check(adj)
     a = adj + np.eye(len(adj))
     d = 1 / np.sqrt(a.sum(1))
     return d[:, None] * a * d[None, :]
@@ -23,6 +36,7 @@ def normalized_adjacency(adj: np.ndarray) -> np.ndarray:
 
 def laplacian(adj: np.ndarray) -> np.ndarray:
     """The symmetric normalised Laplacian ``I − D^{-1/2} A D^{-1/2}`` (isolated nodes: rows of I)."""
+    _check(adj)
     deg = adj.sum(1)
     d = np.where(deg > 0, 1 / np.sqrt(np.maximum(deg, 1e-300)), 0.0)
     return np.eye(len(adj)) - d[:, None] * adj * d[None, :]
@@ -30,7 +44,7 @@ def laplacian(adj: np.ndarray) -> np.ndarray:
 
 def gcn_layer(adj: np.ndarray, h: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Node by node: ``h_i' = Σ_{j ∈ N(i) ∪ {i}} h_j W^T / √(d_i d_j) + b`` with degrees of A + I."""
-    _check(adj, h)
+    _check(adj, h, weight=weight, bias=bias)
     degree = adj.sum(1) + 1  # the self-loop counts
     messages = h @ weight.T
     out = np.zeros_like(messages)
@@ -43,7 +57,7 @@ def gcn_layer(adj: np.ndarray, h: np.ndarray, weight: np.ndarray, bias: np.ndarr
 
 def sage_layer(adj: np.ndarray, h: np.ndarray, w_self: np.ndarray, b_self: np.ndarray, w_neigh: np.ndarray) -> np.ndarray:
     """``h_i' = W_self h_i + b + W_neigh · mean of the neighbours' h_j``."""
-    _check(adj, h)
+    _check(adj, h, w_self=w_self, b_self=b_self, w_neigh=w_neigh)
     out = h @ w_self.T + b_self
     for i in range(len(h)):
         neighbours = np.flatnonzero(adj[i])
@@ -56,7 +70,7 @@ def gat_layer(adj: np.ndarray, h: np.ndarray, weight: np.ndarray, att_src: np.nd
               bias: np.ndarray) -> np.ndarray:
     """Per node i: scores ``e_ij = LeakyReLU_0.2(a_dst·Wh_i + a_src·Wh_j)`` for j ∈ N(i) ∪ {i},
     a softmax over them, and the α-weighted sum of the ``Wh_j``."""
-    _check(adj, h)
+    _check(adj, h, weight=weight, att_src=att_src, att_dst=att_dst, bias=bias)
     wh = h @ weight.T
     out = np.zeros_like(wh)
     for i in range(len(h)):

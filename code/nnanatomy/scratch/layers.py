@@ -66,7 +66,9 @@ class Linear(Layer):
         super().__init__()
         self.in_features = check_positive_int("in_features", in_features)
         self.out_features = check_positive_int("out_features", out_features)
-        rng = np.random.default_rng(0) if rng is None else rng
+        rng = np.random.default_rng(0) if rng is None else _check_rng(rng)
+        if not (isinstance(dtype, type) and np.issubdtype(dtype, np.floating)):
+            raise TypeError(f"dtype must be a NumPy floating type such as np.float64, got {dtype!r}")
         bound = 1.0 / np.sqrt(in_features)
         self.params["weight"] = rng.uniform(-bound, bound, (out_features, in_features)).astype(dtype)
         if bias:
@@ -94,6 +96,12 @@ class Linear(Layer):
 
     def __repr__(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features}, bias={'bias' in self.params})"
+
+
+def _check_rng(rng: object) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a np.random.Generator (np.random.default_rng(seed)) or None, got {type(rng).__name__}")
+    return rng
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -197,7 +205,7 @@ class Dropout(Layer):
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
             raise ValueError(f"p must be a probability in [0, 1), got {p!r}")
         self.p = float(p)
-        self.rng = np.random.default_rng(0) if rng is None else rng
+        self.rng = np.random.default_rng(0) if rng is None else _check_rng(rng)
         self.training = True
         self._scale: np.ndarray | float | None = None
 

@@ -21,6 +21,11 @@ __all__ = ["cosine_lr", "minibatch_fit"]
 
 def cosine_lr(base_lr: float, epoch: int, epochs: int) -> float:
     """Cosine decay from ``base_lr`` at epoch 0 to 0 at ``epochs`` (``CosineAnnealingLR``'s curve)."""
+    if not math.isfinite(base_lr) or base_lr < 0:
+        raise ValueError(f"base_lr must be a finite number >= 0, got {base_lr}")
+    epochs = check_positive_int("epochs", epochs)
+    if not 0 <= epoch <= epochs:
+        raise ValueError(f"epoch must be in [0, epochs={epochs}], got {epoch}")
     return 0.5 * base_lr * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
@@ -56,6 +61,10 @@ def minibatch_fit(
     x, y = as_float_array("x", x, ndim=2), as_float_array("y", y, ndim=2)
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x and y must have the same number of rows, got {x.shape[0]} and {y.shape[0]}")
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite: one NaN makes every loss and gradient NaN")
+    if evaluate is not None and not callable(evaluate):
+        raise TypeError(f"evaluate must be None or callable as evaluate(model), got {type(evaluate).__name__}")
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
     rng = np.random.default_rng(seed)
