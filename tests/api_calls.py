@@ -425,7 +425,7 @@ CALLS.update({
     "models.moe.MoEFeedForward.active_parameters": lambda: C(moe.MoEFeedForward(8, 16, num_experts=4).active_parameters),
     "models.moe.TopKRouter": lambda: C(moe.TopKRouter, (8, 4, 2), {"noise_std": 0.0}),
     "models.moe.TopKRouter.forward": lambda: C(moe.TopKRouter(8, 4, 2).forward, (_randn(3, 8),)),
-    "models.moe.load_balancing_loss": lambda: C(moe.load_balancing_loss, (torch.softmax(_randn(3, 4), -1), T([[0, 1], [1, 2], [3, 0]]), 4)),
+    "models.moe.load_balancing_loss": lambda: C(moe.load_balancing_loss, (torch.softmax(_randn(3, 4), -1), T([[0, 1], [1, 2], [3, 0]]), 4), nan_ok=("probs",)),
     "models.ngram.NGramLM": lambda: C(ngram.NGramLM, (2,), {"discount": 0.75}),
     "models.ngram.NGramLM.fit": lambda: C(ngram.NGramLM(2).fit, ("abab ba",), {"vocab": "ab "}),
     "models.ngram.NGramLM.prob": lambda: C(ngram.NGramLM(2).fit("abab ba").prob, ("a", "b")),
@@ -449,7 +449,8 @@ CALLS.update({
     "models.bestrq.BestRQ.loss": lambda: C(_bestrq().loss, (_randn(2, 32, 16), T([32, 28])), {"generator": _g()}),
     "models.bestrq.RandomProjectionQuantizer": lambda: C(bestrq.RandomProjectionQuantizer, (16,), {"stack": 4, "codebook_size": 8, "code_dim": 4}),
     "models.bestrq.RandomProjectionQuantizer.forward": lambda: C(bestrq.RandomProjectionQuantizer(16, codebook_size=8, code_dim=4).forward, (_randn(2, 16, 16),)),
-    "models.bestrq.mask_with_noise": lambda: C(bestrq.mask_with_noise, (_randn(2, 4, 3), T([[True, False, False, True]] * 2)), {"std": 0.1, "generator": _g()}),
+    "models.bestrq.mask_with_noise": lambda: C(bestrq.mask_with_noise, (_randn(2, 4, 3), T([[True, False, False, True]] * 2)), {"std": 0.1, "generator": _g()},
+                                               nan_ok=("features",)),
     "models.bestrq.span_mask": lambda: C(bestrq.span_mask, (2, 8, 0.2, 2), {"generator": _g()}),
     "models.hubert.HuBERTConfig": lambda: C(hubert.HuBERTConfig, (), {"input_dim": 16, "d_model": 16, "num_heads": 2, "num_layers": 1, "d_ff": 32,
                                                                      "pos_conv_kernel": 3, "pos_conv_groups": 2, "num_clusters": 5, "final_dim": 8,
@@ -482,12 +483,12 @@ CALLS.update({
                                                       {"context_mask": T([[False, False, False, True, True]] * 2)}),
     "models.diffusion.NoiseSchedule": lambda: C(diffusion.NoiseSchedule, (torch.linspace(1e-4, 0.02, 10, dtype=torch.float64),)),
     "models.diffusion.NoiseSchedule.linear": lambda: C(diffusion.NoiseSchedule.linear, (10,), {"beta_start": 1e-4, "beta_end": 0.02}),
-    "models.diffusion.NoiseSchedule.q_sample": lambda: C(_schedule().q_sample, (_randn(2, 1, 4, 4), T([0, 9]), _randn(2, 1, 4, 4, seed=1))),
+    "models.diffusion.NoiseSchedule.q_sample": lambda: C(_schedule().q_sample, (_randn(2, 1, 4, 4), T([0, 9]), _randn(2, 1, 4, 4, seed=1)), nan_ok=("x0", "noise")),
     "models.diffusion.NoiseSchedule.check_steps": lambda: C(_schedule().check_steps, (T([0, 9]), 2)),
     "models.diffusion.NoiseSchedule.check_step": lambda: C(_schedule().check_step, (3,)),
-    "models.diffusion.reverse_step": lambda: C(diffusion.reverse_step, (_schedule(), _randn(2, 1, 4, 4), 5, _randn(2, 1, 4, 4, seed=1))),
-    "models.diffusion.diffusion_loss": lambda: C(diffusion.diffusion_loss, (_eps_model(), _randn(2, 1, 8, 8), _schedule())),
-    "models.diffusion.guided_eps": lambda: C(diffusion.guided_eps, (_eps_model().eval(), _randn(2, 1, 8, 8), T([1, 5])), {"guidance": 0.0}),
+    "models.diffusion.reverse_step": lambda: C(diffusion.reverse_step, (_schedule(), _randn(2, 1, 4, 4), 5, _randn(2, 1, 4, 4, seed=1)), nan_ok=("x_t", "eps")),
+    "models.diffusion.diffusion_loss": lambda: C(diffusion.diffusion_loss, (_eps_model(), _randn(2, 1, 8, 8), _schedule()), nan_ok=("x0",)),
+    "models.diffusion.guided_eps": lambda: C(diffusion.guided_eps, (_eps_model().eval(), _randn(2, 1, 8, 8), T([1, 5])), {"guidance": 0.0}, nan_ok=("x",)),
     "models.diffusion.ddpm_sample": lambda: C(diffusion.ddpm_sample, (_eps_model().eval(), _schedule(), (1, 1, 8, 8)), {"generator": _g(), "keep": (0,)}),
     "models.diffusion.ddim_sample": lambda: C(diffusion.ddim_sample, (_eps_model().eval(), _schedule(), (1, 1, 8, 8), 3), {"generator": _g(), "clip": 1.0,
                                                                                                                            "guidance": 0.0}),
@@ -511,7 +512,7 @@ CALLS.update({
                                                   nan_ok=("x",)),
     "models.lab.SequenceRegressor": lambda: C(lab.SequenceRegressor, ("gru",), {"hidden": 8, "max_len": 16, "layers": 1, "heads": 2}),
     "models.lab.SequenceRegressor.forward": lambda: C(lab.SequenceRegressor("gru", hidden=8).forward, (_randn(2, 5, 2),), nan_ok=("x",)),
-    "models.lab.normalized_adjacency": lambda: C(lab.normalized_adjacency, (torch.from_numpy(_graph()[0]).float(),)),
+    "models.lab.normalized_adjacency": lambda: C(lab.normalized_adjacency, (torch.from_numpy(_graph()[0]).float(),), nan_ok=("adj",)),
     "models.lab.GCNLayer": lambda: C(lab.GCNLayer, (4, 2)),
     "models.lab.GCNLayer.forward": lambda: C(lab.GCNLayer(4, 2).forward, (_randn(3, 4), torch.from_numpy(_graph()[0]).float()), nan_ok=("h",)),
     "models.lab.SAGELayer": lambda: C(lab.SAGELayer, (4, 2)),
@@ -521,7 +522,7 @@ CALLS.update({
     "models.lab.GNN": lambda: C(lab.GNN, ("gcn", 4, 8, 2)),
     "models.lab.GNN.forward": lambda: C(lab.GNN("gcn", 4, 8, 2).forward, (_randn(3, 4), torch.from_numpy(_graph()[0]).float()), nan_ok=("x",)),
     "models.lab.NodeMLP": lambda: C(lab.NodeMLP, (4, 8, 2)),
-    "models.lab.NodeMLP.forward": lambda: C(lab.NodeMLP(4, 8, 2).forward, (_randn(3, 4),), nan_ok=("x",)),
+    "models.lab.NodeMLP.forward": lambda: C(lab.NodeMLP(4, 8, 2).forward, (_randn(3, 4),), nan_ok=("x",), accepts_any=("adj",)),
     # reverbnet
     "models.reverbnet.ReverberationNet": lambda: C(reverbnet.ReverberationNet, (), {"d": 8, "routing": "documented"}),
     "models.reverbnet.ReverberationNet.forward": lambda: C(_reverb().eval().forward, (_randn(2, 3, 8),), nan_ok=("x",)),
@@ -535,7 +536,7 @@ CALLS.update({
     "models.reverbnet.FusionProcessor.forward": lambda: C(reverbnet.FusionProcessor(8).eval().forward, ([_randn(2, 3, 8), _randn(2, 3, 8, seed=1)],)),
     "models.reverbnet.Argallia": lambda: C(reverbnet.Argallia, (8,)),
     "models.reverbnet.Argallia.forward": lambda: C(reverbnet.Argallia(8).eval().forward, ([_randn(2, 3, 8), _randn(2, 3, 8, seed=1)],)),
-    "models.reverbnet.kl_divergence": lambda: C(reverbnet.kl_divergence, (_randn(2, 8), _randn(2, 8, seed=1))),
+    "models.reverbnet.kl_divergence": lambda: C(reverbnet.kl_divergence, (_randn(2, 8), _randn(2, 8, seed=1)), nan_ok=("mu", "logvar")),
     # uvr5
     "models.uvr5.CascadedASPPNet": lambda: C(uvr5.CascadedASPPNet, (), {"n_fft": 128, "width": 0.25}),
     "models.uvr5.CascadedASPPNet.forward": lambda: C(_uvr().forward, (torch.rand(1, 2, 65, 16, generator=_g()),)),
@@ -560,7 +561,7 @@ CALLS.update({
     "models.uvr5.NewDecoder": lambda: C(uvr5.NewDecoder, (8, 4), {"dropout": False}),
     "models.uvr5.LSTMModule": lambda: C(uvr5.LSTMModule, (4, 8, 6)),
     "models.uvr5.LSTMModule.forward": lambda: C(uvr5.LSTMModule(4, 8, 6).eval().forward, (_randn(1, 4, 8, 5),), nan_ok=("x",)),
-    "models.uvr5.crop_center": lambda: C(uvr5.crop_center, (_randn(1, 2, 4, 8), _randn(1, 2, 4, 6, seed=1)), nan_ok=("h1",)),
+    "models.uvr5.crop_center": lambda: C(uvr5.crop_center, (_randn(1, 2, 4, 8), _randn(1, 2, 4, 6, seed=1)), nan_ok=("h1", "h2")),
     "models.uvr5.published_size_kib": lambda: C(uvr5.published_size_kib, (_mlp(),), {"bytes_per_value": 4}),
     # pretrained (offline: the shipped checkpoints)
     "models.pretrained.build": lambda: C(pretrained.build, ("unet-uncond",)),
@@ -631,7 +632,7 @@ CALLS.update({
     "scratch.mlp.MLP.state_dict": lambda: C(_scratch_mlp().state_dict),
     "scratch.mlp.MLP.load_state_dict": lambda: C(_scratch_mlp().load_state_dict, (scratch.MLP([3, 4, 2], seed=1).state_dict(),)),
     "scratch.norm.BatchNorm2D": lambda: C(scratch.BatchNorm2D, (2,), {"eps": 1e-5, "momentum": 0.1}),
-    "scratch.norm.BatchNorm2D.forward": lambda: C(_bn().forward, (_nrandn(3, 2, 4, 4),)),
+    "scratch.norm.BatchNorm2D.forward": lambda: C(_bn().forward, (_nrandn(3, 2, 4, 4),), nan_ok=("x",)),
     "scratch.norm.BatchNorm2D.backward": lambda: C(_forwarded(_bn(), _nrandn(3, 2, 4, 4)).backward, (_nrandn(3, 2, 4, 4, seed=1),), nan_ok=("grad_out",)),
     "scratch.norm.BatchNorm2D.train": lambda: C(_bn().train, (True,)),
     "scratch.norm.BatchNorm2D.eval": lambda: C(_bn().eval),
@@ -669,8 +670,8 @@ CALLS.update({
     "scratch.recurrent.LSTM.backward": lambda: C(_fitted(scratch.LSTM, _nrandn(2, 4, 2)).backward, (_nrandn(2, 4, 3),), nan_ok=("grad_states",)),
     "scratch.recurrent.GRU": lambda: C(scratch.GRU, (2, 3), {"seed": 0}),
     "scratch.recurrent.GRU.forward": lambda: C(_rnn_layer(scratch.GRU).forward, (_nrandn(2, 4, 2),), nan_ok=("x",)),
-    "scratch.gradcheck.numerical_gradient": lambda: (lambda x: C(scratch.numerical_gradient, (lambda: float((x**2).sum()), x), {"eps": 1e-6}))(_nrandn(3)),
-    "scratch.gradcheck.relative_error": lambda: C(scratch.relative_error, (_nrandn(3), _nrandn(3, seed=1))),
+    "scratch.gradcheck.numerical_gradient": lambda: (lambda x: C(scratch.numerical_gradient, (lambda: float((x**2).sum()), x), {"eps": 1e-6}, nan_ok=("x",)))(_nrandn(3)),
+    "scratch.gradcheck.relative_error": lambda: C(scratch.relative_error, (_nrandn(3), _nrandn(3, seed=1)), nan_ok=("a", "b")),
     "scratch.graph.laplacian": lambda: C(scratch.graph.laplacian, (_graph()[0],)),
     "scratch.graph.normalized_adjacency": lambda: C(scratch.graph.normalized_adjacency, (_graph()[0],)),
     "scratch.graph.gcn_layer": lambda: C(scratch.graph.gcn_layer, (*_graph(), _nrandn(2, 4, seed=2), np.zeros(2)), nan_ok=("h", "weight", "bias")),
@@ -700,7 +701,7 @@ CALLS.update({
                                                        {"num_heads": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "pad_id": 0,
                                                         "scale_embeddings": True}),
     # ------------------------------------------------------------------ explore: the anatomy lens
-    "explore.summary.summary": lambda: C(explore.summary, (_mlp(), _randn(2, 3)), {"depth": None, "timing": False}),
+    "explore.summary.summary": lambda: C(explore.summary, (_mlp(), _randn(2, 3)), {"depth": None, "timing": False}, nan_ok=("args[1]",)),
     "explore.summary.Summary.grouped": lambda: C(_summary().grouped, (1,)),
     "explore.summary.Summary.training_memory": lambda: C(_summary().training_memory, ("adam",)),
     "explore.summary.Summary.theoretical_seconds": lambda: C(_summary().theoretical_seconds, (1e12,), {"training": False}),
@@ -811,3 +812,19 @@ NOT_PROBED.update({
     "scratch.layers.Layer.forward": "the abstract base method: it raises NotImplementedError by design (every layer overrides it)",
     "scratch.layers.Layer.backward": "the abstract base method: it raises NotImplementedError by design (every layer overrides it)",
 })
+
+
+def _allow_nan(name: str, *arguments: str) -> None:
+    """The lens measures what a network does, NaN included (diagnose names it): NaN in these
+    arguments is shown, not refused."""
+    import dataclasses
+
+    factory = CALLS[name]
+    CALLS[name] = lambda: dataclasses.replace(factory(), nan_ok=arguments)
+
+
+for _name, _arguments in (("explore.trace.trace", ("x", "target")), ("explore.stability.gradient_flow", ("batch",)),
+                          ("explore.receptive.receptive_field", ("example_input",)),
+                          ("explore.receptive.measured_receptive_field", ("example_input",)),
+                          ("explore.counting.count_macs", ("output",))):
+    _allow_nan(_name, *_arguments)
