@@ -32,7 +32,7 @@ def check_int(name: str, value: object, minimum: int | None = None, maximum: int
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum:,}, got {value:,}")
+        raise ValueError(f"{name} must be <= {maximum:,} (more would not fit in memory or finish), got {value:,}")
     return int(value)
 
 

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import MAX_COUNT, check_bool, check_finite, check_real
+from .._checks import MAX_COUNT, check_bool, check_finite, check_int, check_real
 
 __all__ = ["MAX_COUNT", "check_bool", "check_count", "check_finite", "check_real", "check_seed"]
 
 
 def check_count(name: str, value: object, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    if value > maximum:
-        raise ValueError(f"{name} must be <= {maximum:,} (more would not fit in memory or finish), got {value:,}")
-    return int(value)
+    return check_int(name, value, minimum, maximum)
 
 
 def check_seed(seed: object) -> int:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from .._checks import check_real
+
 __all__ = ["format_bytes", "format_count"]
 
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _COUNT_UNITS = ("", "K", "M", "G", "T", "P")
 
 
-def _number(name: str, n: object) -> float:
-    if isinstance(n, bool) or not isinstance(n, (int, float)) and not hasattr(n, "__index__") and not hasattr(n, "__float__"):
-        raise TypeError(f"{name} must be a number, got {type(n).__name__}")
-    if isinstance(n, str) or n != n or n in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be a finite number, got {n!r}")
+def _number(name: str, n: object) -> int | float:
+    check_real(name, n)  # a number, finite (NaN and inf have no unit)
     return n
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import check_int
+
 
 def as_float_array(name: str, value: object, ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a floating NumPy array, or raise a clear error."""
@@ -17,13 +19,7 @@ def as_float_array(name: str, value: object, ndim: int | None = None) -> np.ndar
 
 
 def check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    if value > 10_000_000:
-        raise ValueError(f"{name} must be <= 10,000,000 (more would not fit in memory), got {value:,}")
-    return int(value)
+    return check_int(name, value, 1)
 
 
 def check_nonnegative(name: str, value: object) -> float:
