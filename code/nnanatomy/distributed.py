@@ -84,17 +84,20 @@ def session(backend: str | None = None) -> Iterator[Info]:
     again — also when the training raises, so that no process is left waiting in a collective.
 
     Without those variables (a plain ``python script.py``) it is a single-process session.
-    ``backend``: ``"nccl"`` (CUDA) or ``"gloo"`` (CPU); by default NCCL when CUDA is available.
+    ``backend``: ``"nccl"`` (CUDA) or ``"gloo"`` (CPU); by default NCCL when every process on this
+    machine has a GPU of its own, else Gloo (two processes on a one-GPU Colab run on Gloo).
     """
     if backend not in (None, "nccl", "gloo"):
         raise ValueError(f"backend must be None, 'nccl' or 'gloo', got {backend!r}")
     launched = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
     started = False
     if launched and not _active():
-        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        backend = backend or ("nccl" if gpus >= local_processes else "gloo")  # the same choice on every rank
         if backend == "nccl":
-            if not torch.cuda.is_available():
-                raise ValueError("backend 'nccl' needs CUDA; use 'gloo' on CPU")
+            if gpus < local_processes:
+                raise ValueError(f"backend 'nccl' needs a GPU per process: {local_processes} processes, {gpus} GPU(s); use 'gloo'")
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend=backend)
         started = True

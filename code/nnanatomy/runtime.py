@@ -14,6 +14,7 @@ import os
 import platform
 import random
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -100,6 +101,10 @@ def get_scale(default: str = "cpu") -> str:
     scale = os.environ.get("NNANATOMY_SCALE", default).strip().lower()
     if scale not in SCALES:
         raise ValueError(f"NNANATOMY_SCALE must be one of {SCALES}, got {scale!r}")
+    if scale == "gpu" and not torch.cuda.is_available():
+        warnings.warn("NNANATOMY_SCALE=gpu without CUDA: the larger configurations will run on this machine's "
+                      f"{get_device().type.upper()}, which may take hours; unset it for the 'cpu' scale", RuntimeWarning,
+                      stacklevel=2)
     return scale
 
 

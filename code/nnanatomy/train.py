@@ -417,7 +417,8 @@ def _mixed_precision(amp: bool) -> tuple[torch.dtype | None, Any]:
     """bfloat16 autocast where the GPU has it, else float16 with a gradient scaler; nothing without amp."""
     if not amp:
         return None, None
-    if torch.cuda.is_bf16_supported():
+    # bf16 only where the hardware has it (sm80+): is_bf16_supported() alone also counts emulation (a T4)
+    if torch.cuda.is_bf16_supported(including_emulation=False):
         return torch.bfloat16, None
     return torch.float16, torch.amp.GradScaler("cuda")
 

@@ -74,6 +74,9 @@ def _spatial_layers(model: nn.Module, example_input: torch.Tensor) -> list[tuple
         if isinstance(m, _SPATIAL + _GLOBAL)
     ]
     was_training = model.training
+    first = next(model.parameters(), None)
+    if first is not None:  # the example on the model's device (a GPU model, a CPU example)
+        example_input = example_input.to(first.device)
     model.eval()
     try:
         with torch.no_grad():
@@ -125,7 +128,8 @@ def measured_receptive_field(model: nn.Module, example_input: torch.Tensor) -> t
     cancellation — what remains is the geometry alone.
     """
     _check(model, example_input)
-    probe = copy.deepcopy(model).eval().double()
+    # on a CPU float64 copy: the caller's model may sit on a GPU (or MPS, which has no float64)
+    probe = copy.deepcopy(model).cpu().eval().double()
     for parent in probe.modules():
         for child_name, child in list(parent.named_children()):
             if isinstance(child, nn.MaxPool2d):
@@ -133,13 +137,13 @@ def measured_receptive_field(model: nn.Module, example_input: torch.Tensor) -> t
     with torch.no_grad():
         for p in probe.parameters():
             p.fill_(0.1)
-    layers = _spatial_layers(probe, example_input.double())
+    layers = _spatial_layers(probe, example_input.detach().cpu().double())
     spatial = [m for _, m in layers if not isinstance(m, _GLOBAL)]
     if not spatial:
         return (1, 1)
     captured: dict[str, torch.Tensor] = {}
     hook = spatial[-1].register_forward_hook(lambda mod, i, o: captured.__setitem__("out", o))
-    x = torch.ones_like(example_input[:1], dtype=torch.float64, requires_grad=True)
+    x = torch.ones(example_input[:1].shape, dtype=torch.float64, requires_grad=True)
     try:
         _guard.call("model", probe, x)
     finally:

@@ -87,7 +87,8 @@ class NoiseSchedule:
         if not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
             raise ValueError(f"noise must be a tensor of x0's shape {tuple(x0.shape)}, got {tuple(getattr(noise, 'shape', ()))}")
         t = self.check_steps(t, x0.shape[0])
-        ab = self.alpha_bars.to(x0.device)[t].to(x0.dtype).view(-1, *[1] * (x0.ndim - 1))
+        # indexed and cast on the CPU, then moved: no float64 tensor reaches the device (MPS has none)
+        ab = self.alpha_bars[t.cpu()].to(x0.dtype).to(x0.device).view(-1, *[1] * (x0.ndim - 1))
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
@@ -96,6 +97,17 @@ def _check_images(name: str, x: object) -> torch.Tensor:
         raise ValueError(f"{name} must be a float tensor (batch, ...) with at least one sample, "
                          f"got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
     return x
+
+
+def _noise(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """N(0, I) noise drawn on the generator's own device, then moved to ``device``: a CPU generator
+    gives the same samples whether the model runs on the CPU, a GPU or MPS (torch.randn refuses a
+    generator of another device)."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
 
 
 def _check_sampling(eps_model: object, schedule: object, shape: object, guidance: object, device: object):
@@ -172,14 +184,14 @@ def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
     _check_conditioning(conditioning, null_conditioning)
     if not isinstance(keep, (tuple, list)) or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < schedule.steps for k in keep):
         raise ValueError(f"keep must be a tuple of steps in [0, {schedule.steps}), got {keep!r}")
-    x = torch.randn(shape, generator=generator, device=device)
+    x = _noise(shape, generator, device)
     trajectory: dict[int, torch.Tensor] = {}
     for t in reversed(range(schedule.steps)):
         if t in keep:
             trajectory[t] = x.clone()
         tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
         eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)
-        z = torch.randn(shape, generator=generator, device=device) if t > 0 else None
+        z = _noise(shape, generator, device) if t > 0 else None
         x = reverse_step(schedule, x, t, eps, z)
     return x, trajectory
 
@@ -204,7 +216,7 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
         clip = check_real("clip", clip, 0.0, low_open=True)  # x̂_0 clamped to [−clip, clip]
     alpha_bars = schedule.alpha_bars
     visit = torch.linspace(schedule.steps - 1, 0, steps).round().long().tolist()
-    x = torch.randn(shape, generator=generator, device=device)
+    x = _noise(shape, generator, device)
     for i, t in enumerate(visit):
         tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
         eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)

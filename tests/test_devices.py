@@ -1,0 +1,92 @@
+"""Device handling that breaks only on a GPU, tested on this CPU (issue: run wherever readers run).
+
+A CUDA machine is not available to these tests, so each checks the contract that makes the GPU
+path work — on which device noise is drawn, where the receptive-field probe computes, which AMP
+dtype and which process-group backend are chosen — with PyTorch's device queries stubbed.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from nnanatomy import distributed, explore, runtime, train
+from nnanatomy.models import diffusion
+
+
+def test_sampler_noise_is_drawn_on_the_generators_device(monkeypatch):
+    """A CPU generator with device=cuda used to crash ch10/ch11 (torch.randn refuses the pair)."""
+    calls = []
+    real = torch.randn
+
+    def randn(*args, **kwargs):
+        calls.append(kwargs)
+        generator = kwargs.get("generator")
+        if generator is not None and torch.device(kwargs.get("device", "cpu")) != generator.device:
+            raise RuntimeError("Expected a generator of the tensor's device")  # what CUDA does
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "randn", randn)
+    noise = diffusion._noise((2, 3), torch.Generator().manual_seed(0), torch.device("meta"))
+    assert noise.device.type == "meta" and calls[-1]["device"] == torch.device("cpu")
+    monkeypatch.undo()
+    same = diffusion._noise((2, 3), torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(same, torch.randn(2, 3, generator=torch.Generator().manual_seed(0)))  # CPU results unchanged
+
+
+def test_the_receptive_field_probe_computes_on_a_cpu_float64_copy(monkeypatch):
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3, stride=2))
+    seen = []
+    monkeypatch.setattr(nn.Module, "cpu", lambda self: (seen.append(type(self).__name__), self)[1])
+    assert explore.measured_receptive_field(model, torch.zeros(1, 1, 11, 11)) == (5, 5)
+    assert "Sequential" in seen  # the probe was moved to the CPU before .double() (MPS has no float64)
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is untouched
+
+
+def test_amp_uses_bf16_only_where_the_hardware_has_it(monkeypatch):
+    asked = {}
+
+    def is_bf16_supported(including_emulation=True):
+        asked["including_emulation"] = including_emulation
+        return including_emulation  # a T4: bf16 only by emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda device: ("scaler", device))
+    dtype, scaler = train._mixed_precision(True)
+    assert asked["including_emulation"] is False
+    assert dtype == torch.float16 and scaler == ("scaler", "cuda")
+    assert train._mixed_precision(False) == (None, None)
+
+
+def test_session_falls_back_to_gloo_when_processes_outnumber_gpus(monkeypatch):
+    chosen = {}
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # a one-GPU Colab
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: pytest.fail("set_device on a GPU this rank does not have"))
+    monkeypatch.setattr(distributed, "_active", lambda: False)
+    monkeypatch.setattr(distributed, "info", lambda: "info")
+    monkeypatch.setattr(distributed.dist, "init_process_group", lambda backend: chosen.setdefault("backend", backend))
+    with distributed.session() as info:
+        assert info == "info"
+    assert chosen["backend"] == "gloo"
+    with pytest.raises(ValueError, match="a GPU per process"):
+        with distributed.session(backend="nccl"):
+            pass
+
+
+def test_the_gpu_scale_without_cuda_warns(monkeypatch):
+    monkeypatch.setenv("NNANATOMY_SCALE", "gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(RuntimeWarning, match="without CUDA"):
+        assert runtime.get_scale() == "gpu"
+    monkeypatch.setenv("NNANATOMY_SCALE", "cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert runtime.get_scale() == "cpu"
