@@ -46,6 +46,7 @@ def test_scale(monkeypatch):
     monkeypatch.delenv("NNANATOMY_SCALE", raising=False)
     assert runtime.get_scale() == "cpu"
     monkeypatch.setenv("NNANATOMY_SCALE", "GPU")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the warning without CUDA: tests/test_devices.py
     assert runtime.get_scale() == "gpu"
     monkeypatch.setenv("NNANATOMY_SCALE", "huge")
     with pytest.raises(ValueError, match="NNANATOMY_SCALE"):
