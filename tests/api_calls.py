@@ -18,9 +18,7 @@ from torch import nn
 from api_contract import Call
 from nnanatomy import (data, display, distributed, exercises, experiments, explore, judge, models, plots, plots_reverbnet,
                        runtime, scratch, separation, speech, train)
-from nnanatomy.exercises import _report
-from nnanatomy.models import (bestrq, cnn, conformer, deep, diffusion, dit, gpt, hubert, lab, mlp, moe, ngram, pretrained,
-                              reverbnet, rnn, transformer, unet, uvr5)
+from nnanatomy.models import bestrq, conformer, diffusion, dit, gpt, hubert, lab, moe, ngram, pretrained, reverbnet, transformer, unet, uvr5
 
 C = Call
 T = torch.tensor

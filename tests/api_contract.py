@@ -21,7 +21,6 @@ bare object — and classifies what happened:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import importlib
 import inspect

@@ -239,7 +239,7 @@ def test_22_empty_data_is_refused():
     with pytest.raises(ValueError, match="no batch"):
         data.tensor_loader(np.zeros((5, 2)), np.zeros(5), batch_size=10, drop_last=True)
     with pytest.raises(ValueError, match="at least one sample"):
-        runtime_loader = data.tensor_loader(np.zeros((0, 2)), batch_size=2)  # noqa: F841
+        data.tensor_loader(np.zeros((0, 2)), batch_size=2)
     with pytest.raises((TypeError, ValueError)):
         speech.information(np.array([], dtype=int), np.array([], dtype=int))
     with pytest.raises(TypeError, match="non-empty"):
