@@ -90,3 +90,19 @@ def test_the_gpu_scale_without_cuda_warns(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert runtime.get_scale() == "cpu"
+
+
+def test_pretraining_trains_where_it_is_told(monkeypatch):
+    """speech.pretrain used to call fit without a device: chapter 08 pre-trained on the CPU at both scales."""
+    from nnanatomy import speech
+    from nnanatomy.models.bestrq import BestRQ
+    from nnanatomy.models.conformer import ConformerConfig
+
+    seen = {}
+    monkeypatch.setattr(train, "fit", lambda model, batches, **kwargs: (seen.update(kwargs), train.History())[1])
+    model = BestRQ(ConformerConfig(input_dim=8, d_model=16, num_heads=2, num_layers=1), codebook_size=8, code_dim=4)
+    batches = speech.UtteranceBatches([torch.randn(16, 8), torch.randn(12, 8)], batch_size=2)
+    speech.pretrain(model, batches, 1, device="cpu")
+    assert seen["device"] == "cpu"
+    speech.pretrain(model, batches, 1)
+    assert seen["device"] is None  # where the model is

@@ -197,10 +197,12 @@ class UtteranceBatches:
 
 
 def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float = 1e-3, seed: int = 0,
-             log_every: int | None = None, progress: bool | None = False) -> tuple[train.History, float]:
+             log_every: int | None = None, progress: bool | None = False,
+             device: torch.device | str | None = None) -> tuple[train.History, float]:
     """Masked-prediction pre-training of a ``BestRQ`` or ``HuBERT`` model for about ``steps``
-    optimiser steps (whole passes over ``batches``; AdamW, cosine decay per pass). Returns the
-    history and the wall time in seconds."""
+    optimiser steps (whole passes over ``batches``; AdamW, cosine decay per pass) on ``device``
+    (default: where the model is; the masks are drawn by a CPU generator on every device, so a
+    seed gives the same masks anywhere). Returns the history and the wall time in seconds."""
     if not isinstance(batches, UtteranceBatches):
         raise TypeError(f"batches must be UtteranceBatches, got {type(batches).__name__}")
     if not isinstance(model, (BestRQ, HuBERT)):
@@ -223,7 +225,7 @@ def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float 
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     start = time.perf_counter()
     history = train.fit(model, batches, optimizer=optimizer, batch_loss=batch_loss, epochs=epochs, scheduler=scheduler,
-                        clip_grad_norm=5.0, progress=progress, log_every=log_every)
+                        clip_grad_norm=5.0, progress=progress, log_every=log_every, device=device)
     return history, time.perf_counter() - start
 
 
@@ -238,12 +240,14 @@ def all_layer_features(encoder: nn.Module, features: Sequence[torch.Tensor]) -> 
     if isinstance(features, torch.Tensor) or not isinstance(features, Sequence) or not features:
         raise TypeError("features must be a non-empty list of (frames, dims) tensors, one per utterance")
     was_training = encoder.training
+    first = next(encoder.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
     encoder.eval()
-    try:
-        per_utterance = [encoder(f[None], return_layers=True)[2] for f in features]
+    try:  # each utterance on the encoder's device, each result back on the CPU
+        per_utterance = [encoder(f[None].to(device), return_layers=True)[2] for f in features]
     finally:
         encoder.train(was_training)
-    return [[layers[i][0].numpy() for layers in per_utterance] for i in range(len(per_utterance[0]))] if per_utterance else []
+    return [[layers[i][0].cpu().numpy() for layers in per_utterance] for i in range(len(per_utterance[0]))] if per_utterance else []
 
 
 def layer_features(encoder: nn.Module, features: Sequence[torch.Tensor], layer: int) -> list[np.ndarray]:
