@@ -144,6 +144,16 @@ _WRONG_TYPE = (TypeError, AttributeError)
 _TRANSLATED = (RuntimeError, IndexError, KeyError, ValueError, NotImplementedError, ZeroDivisionError, OverflowError, *_WRONG_TYPE)
 
 
+def translated(exc: BaseException, where: str, hint: str = "") -> Exception:
+    """``exc`` (raised inside torch or on a Python line) as a TypeError (wrong type) or ValueError
+    that says ``where`` first, then the original message; marked so that no outer guard wraps it again."""
+    kind = TypeError if isinstance(exc, _WRONG_TYPE) else ValueError
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    error = kind(f"{where}: {text}{hint}")
+    error._nnanatomy_guarded = True
+    return error
+
+
 def _guard_forward(cls: type, fn: Any, annotations: bool = False) -> Any:
     check = _checker_for(fn) if annotations else None
 
@@ -156,12 +166,9 @@ def _guard_forward(cls: type, fn: Any, annotations: bool = False) -> Any:
         except _TRANSLATED as exc:
             if _own(exc) or (not raised_in_torch(exc) and not _inside_package(exc)):
                 raise  # the package's own check, or the reader's code (a callable passed in): unchanged
-            kind = TypeError if isinstance(exc, _WRONG_TYPE) else ValueError
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            error = kind(f"{type(self).__name__}.{fn.__name__}({_arguments(fn, (self, *args), kwargs)}) failed: {text} "
-                         f"— see help({type(self).__name__}.{fn.__name__}) for the inputs it takes")
-            error._nnanatomy_guarded = True
-            raise error from exc
+            name = f"{type(self).__name__}.{fn.__name__}"
+            raise translated(exc, f"{name}({_arguments(fn, (self, *args), kwargs)}) failed",
+                             f" — see help({name}) for the inputs it takes") from exc
 
     forward.__nnanatomy_guard__ = True
     return forward
@@ -180,11 +187,7 @@ def _guard_init(cls: type, fn: Any) -> Any:
         except BaseException as exc:
             torch.random.set_rng_state(state)
             if isinstance(exc, _TRANSLATED) and not _own(exc):
-                kind = TypeError if isinstance(exc, _WRONG_TYPE) else ValueError
-                text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                error = kind(f"{cls.__name__}({_arguments(fn, (self, *args), kwargs)}) could not be built: {text}")
-                error._nnanatomy_guarded = True
-                raise error from exc
+                raise translated(exc, f"{cls.__name__}({_arguments(fn, (self, *args), kwargs)}) could not be built") from exc
             raise
 
     __init__.__nnanatomy_guard__ = True
@@ -207,12 +210,8 @@ def _guard_function(fn: Any) -> Any:
                 raise
             if _own(exc) or (not raised_in_torch(exc) and not _inside_package(exc)):
                 raise
-            kind = TypeError if isinstance(exc, _WRONG_TYPE) else ValueError
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            error = kind(f"{fn.__name__}({_arguments(fn, args, kwargs, skip=0)}) failed: {text} — see help({fn.__name__}) "
-                         "for the arguments it takes")
-            error._nnanatomy_guarded = True
-            raise error from exc
+            raise translated(exc, f"{fn.__name__}({_arguments(fn, args, kwargs, skip=0)}) failed",
+                             f" — see help({fn.__name__}) for the arguments it takes") from exc
 
     function.__nnanatomy_guard__ = True
     return function
@@ -256,9 +255,5 @@ def call(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     except _TRANSLATED as exc:
         if _own(exc) or not raised_in_torch(exc):
             raise
-        kind = TypeError if isinstance(exc, _WRONG_TYPE) else ValueError
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         shown = ", ".join([*map(describe, args), *(f"{k}={describe(v)}" for k, v in kwargs.items())])
-        error = kind(f"{name} failed on ({shown}): {text}")
-        error._nnanatomy_guarded = True
-        raise error from exc
+        raise translated(exc, f"{name} failed on ({shown})") from exc

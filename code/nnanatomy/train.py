@@ -125,16 +125,12 @@ _TORCH_ERRORS = (RuntimeError, TypeError, ValueError, IndexError, AttributeError
 
 
 def _batch_error(stage: str, batch: Any, exc: BaseException) -> Exception:
-    """An error from torch inside ``model``/``loss_fn`` as a ValueError that says which and on what."""
-    from ._guard import describe, raised_in_torch
+    """An error from torch inside ``model``/``loss_fn`` as an error that says which and on what."""
+    from ._guard import describe, raised_in_torch, translated
 
     if getattr(exc, "_nnanatomy_guarded", False) or not raised_in_torch(exc):
         return exc  # the package's own message, or the reader's own code: unchanged
-
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    error = ValueError(f"{stage} failed on a batch ({', '.join(describe(part) for part in batch)}): {text}")
-    error._nnanatomy_guarded = True
-    return error
+    return translated(exc, f"{stage} failed on a batch ({', '.join(describe(part) for part in batch)})")
 
 
 def _loss_of_batch(
