@@ -106,3 +106,72 @@ def test_pretraining_trains_where_it_is_told(monkeypatch):
     assert seen["device"] == "cpu"
     speech.pretrain(model, batches, 1)
     assert seen["device"] is None  # where the model is
+
+
+def _tiny_problem(seed: int = 0):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(200, 3, generator=g)
+    batches = [(x[i:i + 5], x[i:i + 5].sum(1, keepdim=True)) for i in range(0, 200, 5)]  # 40 steps: one read at 32, one at the end
+    return model, batches
+
+
+def test_fit_reads_the_losses_in_groups_on_an_accelerator_with_the_same_result(monkeypatch):
+    """On an accelerator fit reads the losses and gradient norms every _LOOK_EVERY steps (one
+    host sync) instead of every step; the history is the same, bit for bit."""
+    from nnanatomy import train
+
+    histories = []
+    for deferred in (False, True):
+        monkeypatch.setattr(train, "_reads_deferred", lambda device, d=deferred: d)
+        model, batches = _tiny_problem()
+        history = train.fit(model, batches, optimizer=torch.optim.SGD(model.parameters(), lr=0.05), loss_fn=torch.nn.MSELoss(),
+                            epochs=2, clip_grad_norm=1.0, progress=False)
+        histories.append((history.train_loss, history.grad_norm, [p.detach().clone() for p in model.parameters()]))
+    assert histories[0][0] == histories[1][0] and histories[0][1] == histories[1][1]
+    assert all(torch.equal(a, b) for a, b in zip(histories[0][2], histories[1][2]))
+
+
+def test_fit_names_the_first_non_finite_step_when_reads_are_deferred(monkeypatch):
+    from nnanatomy import train
+
+    monkeypatch.setattr(train, "_reads_deferred", lambda device: True)
+    model, batches = _tiny_problem()
+    batches[3] = (batches[3][0], torch.full((5, 1), float("nan")))
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 1, step 3 .*the 28 steps after it"):
+        train.fit(model, batches, optimizer=torch.optim.SGD(model.parameters(), lr=0.05), loss_fn=torch.nn.MSELoss(),
+                  progress=False)
+    monkeypatch.setattr(train, "_reads_deferred", lambda device: False)  # on the CPU: stopped before the step's update
+    model, _ = _tiny_problem()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(FloatingPointError, match=r"loss is nan at epoch 1, step 0$"):
+        train.fit(model, [batches[3]], optimizer=torch.optim.SGD(model.parameters(), lr=0.05), loss_fn=torch.nn.MSELoss(),
+                  progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_id_range_checks_take_one_host_sync():
+    from nnanatomy._checks import outside
+
+    ids = torch.tensor([[0, 3, 4]])
+    assert not outside(ids, 0, 5) and outside(ids, 0, 4) and outside(ids - 1, 0, 5) and not outside(ids[:, :0], 0, 1)
+    from nnanatomy.models.hubert import HuBERT, HuBERTConfig
+
+    hubert = HuBERT(HuBERTConfig(input_dim=16, d_model=32, num_heads=4, num_layers=1, d_ff=64, pos_conv_kernel=5, num_clusters=7))
+    targets = torch.full((1, 4), -1)
+    targets[0, 0] = -3  # below -1 (no target): rejected, where only too-large ids were before
+    with pytest.raises(ValueError, match=r"in \[0, num_clusters = 7\) or -1 \(no target\), got values from -3 to -1"):
+        hubert.loss(torch.randn(1, 16, 16), targets)
+
+
+def test_synchronize_waits_on_the_device_it_is_given(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(("cuda", device)))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append(("mps", None)))
+    runtime.synchronize("cpu")
+    runtime.synchronize(torch.device("cuda", 1))
+    runtime.synchronize("mps")
+    assert calls == [("cuda", torch.device("cuda", 1)), ("mps", None)]
+    with pytest.raises((TypeError, ValueError)):
+        runtime.synchronize(3)

@@ -131,3 +131,68 @@ def test_scale_out_checkers():
     assert "Not answered" in scale_out.check_global_batch(None).message
     with pytest.raises(TypeError):
         scale_out.check_global_batch(2048.0)
+
+
+MODELS_WORKER = Path(__file__).parent / "ddp_models_worker.py"
+
+
+def _launch_models(tmp_path: Path, mode: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           str(MODELS_WORKER), str(tmp_path), mode], capture_output=True, text=True, timeout=240, env=env)
+
+
+def _ranks(tmp_path: Path):
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    return states, reports
+
+
+def test_moe_under_ddp_reads_the_models_attributes_and_skips_idle_experts(tmp_path):
+    """Chapter 07's batch_loss (m.blocks, m.aux_loss()) runs under torchrun, and experts that got
+    no token in a step (no gradient) do not stop DDP: both ranks end equal, and equal to one
+    process on the global batch."""
+    import ddp_models_worker as worker
+
+    run = _launch_models(tmp_path, "moe")
+    assert run.returncode == 0, run.stderr[-3000:]
+    (rank0, rank1), reports = _ranks(tmp_path)
+    assert all("error" not in r for r in reports), reports
+    assert reports[0]["idle_steps"] > 0 and reports[1]["idle_steps"] > 0  # the case DDP needs find_unused_parameters for
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    x, y = worker.moe_problem()
+    model, optimizer = worker.moe_model()
+    loader = distributed.shard_loader(x, y, batch_size=4, shuffle=False, dtype=torch.long)
+    train.fit(model, loader, optimizer=optimizer, batch_loss=worker.moe_batch_loss([], 0.0), epochs=2, progress=False)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(rank0[key], value, rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_moe_under_ddp_without_find_unused_parameters_says_what_to_do(tmp_path):
+    run = _launch_models(tmp_path, "moe-strict")
+    assert run.returncode == 0, run.stderr[-3000:]
+    _, reports = _ranks(tmp_path)
+    for report in reports:
+        assert "find_unused_parameters=True" in report["error"], report
+
+
+def test_bestrq_loss_method_runs_through_ddp(tmp_path):
+    """BestRQ's batch_loss calls m.loss(...), not m(...): it is a declared entry point, so DDP
+    averages its gradients. Each rank has its own utterances; without the averaging rank 0 would
+    end where one process on rank 0's utterances ends."""
+    import ddp_models_worker as worker
+
+    run = _launch_models(tmp_path, "bestrq")
+    assert run.returncode == 0, run.stderr[-3000:]
+    (rank0, rank1), _ = _ranks(tmp_path)
+    for key in rank0:
+        if "running_" not in key:  # BatchNorm's running statistics are each rank's own after its last batch
+            assert torch.equal(rank0[key], rank1[key]), key
+    model, optimizer = worker.bestrq_model()
+    g = torch.Generator().manual_seed(7)
+    train.fit(model, worker.bestrq_batches(0), optimizer=optimizer, progress=False,
+              batch_loss=lambda m, batch: m.loss(*batch, generator=g)[0])
+    alone = model.state_dict()
+    assert any(not torch.allclose(rank0[k], alone[k]) for k in rank0 if rank0[k].is_floating_point())

@@ -105,3 +105,13 @@ def check_str(name: str, value: object, allow_none: bool = False) -> str | None:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, got {type(value).__name__}")
     return value
+
+
+def outside(values: torch.Tensor, low: int, high: int) -> bool:
+    """Whether any of the integer ``values`` lies outside ``[low, high)``. One host sync (a GPU
+    waits for each), where ``values.min() < low or values.max() >= high`` makes two."""
+    if values.numel() == 0:
+        return False
+    smallest, largest = torch.stack(torch.aminmax(values)).tolist()  # both in one transfer
+    return smallest < low or largest >= high
+

@@ -130,7 +130,7 @@ def shard_loader(*arrays: np.ndarray | torch.Tensor, batch_size: int, shuffle: b
     dataset = TensorDataset(*tensors)
     sampler = DistributedSampler(dataset, num_replicas=world_size(), rank=rank(), shuffle=shuffle, seed=seed,
                                  drop_last=drop_last)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last, pin_memory=torch.cuda.is_available())
 
 
 def all_reduce_sum(values: list[float], device: torch.device | str = "cpu") -> list[float]:

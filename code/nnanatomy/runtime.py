@@ -23,7 +23,7 @@ import torch
 
 from ._checks import check_bool, check_device
 
-__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "eval_mode", "SCALES"]
+__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "eval_mode", "synchronize", "SCALES"]
 
 #: The run sizes a chapter can choose between. ``"cpu"`` is what CI executes and what the
 #: committed outputs show; ``"gpu"`` trains longer and larger where a GPU is available.
@@ -152,6 +152,17 @@ def _move(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, Mapping):
         return {k: _move(v, device) for k, v in obj.items()}
     return obj
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait until ``device`` has finished the work queued on it. A GPU (CUDA, MPS) runs
+    asynchronously: a call returns before its kernels finish, so time GPU work between two
+    ``synchronize`` calls. On the CPU there is nothing to wait for."""
+    device = check_device("device", device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 @contextlib.contextmanager

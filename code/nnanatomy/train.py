@@ -13,6 +13,7 @@ models that compute their own loss, anything at all, handed to ``batch_loss(mode
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import time
@@ -185,6 +186,7 @@ def fit(
     history: History | None = None,
     after_step: Callable[[nn.Module], None] | None = None,
     accumulate: int = 1,
+    find_unused_parameters: bool | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data``; return the :class:`History`.
 
@@ -214,12 +216,23 @@ def fit(
             (each loss divided by the group's size) before one optimiser step: the update of a
             batch ``accumulate`` times larger, in the memory of one. A shorter last group at the
             end of an epoch is averaged over its own size.
+        find_unused_parameters: under ``torchrun`` only — let ``DistributedDataParallel`` look
+            for parameters that a step did not use (an MoE expert no token was routed to) and
+            count their gradient as zero. ``None`` (default): on when a submodule declares
+            ``may_skip_parameters = True`` (the MoE layer does), off otherwise. Such a parameter
+            can then hold a zero gradient where one process would leave ``None``: plain SGD
+            treats both alike, an optimizer with momentum (Adam) still moves it.
 
     Under ``torchrun`` (``torch.distributed`` initialised, see :mod:`nnanatomy.distributed`)
     the model is wrapped in ``DistributedDataParallel``: gradients are averaged across ranks
     (and only on the last batch of an accumulation group), a ``DistributedSampler``'s epoch is
     set, the recorded training loss is the mean over all ranks' samples, and only rank 0 shows
-    progress and prints.
+    progress and prints. ``loss_fn`` and ``batch_loss`` then receive a view of the model whose
+    call goes through ``DistributedDataParallel`` (so that gradients are averaged) while every
+    attribute is the model's own (``m.blocks``, ``m.aux_loss()``). A method that computes the
+    loss in place of ``forward`` goes through it too when the model lists it in
+    ``distributed_entry_points`` (``BestRQ.loss`` and ``HuBERT.loss`` do); any other method is
+    called on the model directly and must not be the one that runs the network.
 
     Every argument is checked before the model is touched. On success the model is returned in
     eval mode, on ``device``; if training fails, the model's train/eval mode is restored.
@@ -228,7 +241,7 @@ def fit(
         FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
     """
     plan = _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm,
-                 scheduler, amp, progress, log_every, history, after_step, accumulate)
+                 scheduler, amp, progress, log_every, history, after_step, accumulate, find_unused_parameters)
     # Checked: only now is the caller's model touched. On any failure it gets its mode and device back.
     was_training, was_on = model.training, _model_device(model)
     try:
@@ -260,10 +273,11 @@ class _Plan:
     accumulate: int
     world: int
     n_batches: int | None
+    find_unused_parameters: bool
 
 
 def _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm,
-          scheduler, amp, progress, log_every, history, after_step, accumulate) -> _Plan:
+          scheduler, amp, progress, log_every, history, after_step, accumulate, find_unused_parameters) -> _Plan:
     """Check every argument of :func:`fit`; raise before anything is changed."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -321,16 +335,23 @@ def _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, eva
     foreign = sum(id(p) not in own for group in optimizer.param_groups for p in group["params"])
     if foreign:
         raise ValueError(f"the optimizer holds {foreign} parameters that are not the model's: build it on model.parameters()")
+    if find_unused_parameters is None:
+        find_unused_parameters = any(getattr(m, "may_skip_parameters", False) is True for m in model.modules())
+    elif not isinstance(find_unused_parameters, bool):
+        raise TypeError(f"find_unused_parameters must be None, True or False, got {find_unused_parameters!r}")
     return _Plan(loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm, scheduler, amp, progress,
-                 log_every, History() if history is None else history, after_step, accumulate, world, n_batches)
+                 log_every, History() if history is None else history, after_step, accumulate, world, n_batches,
+                 find_unused_parameters)
 
 
 def _fit_loop(model: nn.Module, train_data: Iterable[Any], optimizer: torch.optim.Optimizer, plan: _Plan) -> History:
     """The epochs of :func:`fit`, on arguments it has already checked: train, record, evaluate, report."""
     model.to(plan.device)
-    train_model = model
+    train_model: Any = model
     if plan.world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[plan.device.index] if plan.device.type == "cuda" else None)
+        ddp = nn.parallel.DistributedDataParallel(_EntryPoints(model), device_ids=[plan.device.index] if plan.device.type == "cuda" else None,
+                                                  find_unused_parameters=plan.find_unused_parameters)
+        train_model = _DistributedView(ddp, model)
     precision = _mixed_precision(plan.amp)  # (autocast dtype, gradient scaler): one scaler for the whole run
     history = plan.history
     first_epoch = history.epoch[-1] + 1 if history.epoch else 1
@@ -366,6 +387,11 @@ def _train_epoch(model: nn.Module, train_model: nn.Module, train_data: Iterable[
     amp_dtype, scaler = precision
     accumulate, n_batches, world = plan.accumulate, plan.n_batches, plan.world
     loss_sum, samples, norms = 0.0, 0, []
+    # On an accelerator every float(tensor) makes the host wait for the device: the losses and
+    # norms stay there and are read every _LOOK_EVERY steps (the loss's finiteness with them).
+    # On the CPU reading is free, and a non-finite loss stops the step before its update.
+    deferred = _reads_deferred(plan.device)
+    pending: list[tuple[int, torch.Tensor, int]] = []
     optimizer.zero_grad(set_to_none=True)
     for step, batch in enumerate(train_data):
         batch = move_to(batch, plan.device)
@@ -377,10 +403,12 @@ def _train_epoch(model: nn.Module, train_model: nn.Module, train_data: Iterable[
         autocast = torch.autocast("cuda", dtype=amp_dtype) if plan.amp else contextlib.nullcontext()
         with sync:
             with autocast:
-                loss = _loss_of_batch(train_model, batch, plan.loss_fn, plan.batch_loss)
-            if not torch.isfinite(loss):
-                where = f" on rank {distributed.rank()}" if world > 1 else ""
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}{where}")
+                try:
+                    loss = _loss_of_batch(train_model, batch, plan.loss_fn, plan.batch_loss)
+                except (RuntimeError, ValueError) as exc:
+                    raise _unused_parameter_error(exc, plan) from exc
+            if not deferred and not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch}, step {step}{_rank_suffix(world)}")
             scaled = loss / group_size if group_size > 1 else loss
             if scaler is not None:
                 scaler.scale(scaled).backward()
@@ -390,7 +418,8 @@ def _train_epoch(model: nn.Module, train_model: nn.Module, train_data: Iterable[
             if scaler is not None:
                 scaler.unscale_(optimizer)
             if plan.clip_grad_norm is not None:
-                norms.append(float(nn.utils.clip_grad_norm_(model.parameters(), plan.clip_grad_norm)))
+                norm = nn.utils.clip_grad_norm_(model.parameters(), plan.clip_grad_norm)
+                norms.append(norm.detach() if deferred else float(norm))
             if scaler is not None:
                 scaler.step(optimizer)
                 scaler.update()
@@ -400,13 +429,105 @@ def _train_epoch(model: nn.Module, train_model: nn.Module, train_data: Iterable[
             if plan.after_step is not None:
                 plan.after_step(model)
         n = _batch_size(batch)
-        loss_sum += float(loss.detach()) * n
         samples += n
+        if deferred:
+            pending.append((step, loss.detach(), n))
+            if len(pending) == _LOOK_EVERY:
+                loss_sum += _settle(pending, epoch, world)
+        else:
+            loss_sum += float(loss.detach()) * n
+    if pending:
+        loss_sum += _settle(pending, epoch, world)
+    norms = [float(v) for v in torch.stack(norms).cpu()] if deferred and norms else norms
     if world > 1:
         loss_sum, samples = distributed.all_reduce_sum([loss_sum, samples], device=plan.device)
     if samples == 0:
         raise ValueError("train_data produced no batches")
     return loss_sum / samples, norms
+
+
+_LOOK_EVERY = 32  # steps between reads of the losses on an accelerator
+
+
+def _reads_deferred(device: torch.device) -> bool:
+    """Whether fit keeps the losses on ``device`` between reads: everywhere but on the CPU."""
+    return device.type != "cpu"
+
+
+def _rank_suffix(world: int) -> str:
+    return f" on rank {distributed.rank()}" if world > 1 else ""
+
+
+def _settle(pending: list[tuple[int, torch.Tensor, int]], epoch: int, world: int) -> float:
+    """Read the losses held on the device (one transfer), check them, and return their sum
+    weighted by batch size — the same sum, in the same order, as reading them one by one."""
+    values = torch.stack([loss.float() for _, loss, _ in pending]).cpu().tolist()
+    total = 0.0
+    for i, ((step, _, n), value) in enumerate(zip(pending, values)):
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                f"loss is {value} at epoch {epoch}, step {step}{_rank_suffix(world)} (on an accelerator the losses are "
+                f"read every {_LOOK_EVERY} steps: the parameters have also taken the {len(pending) - 1 - i} "
+                "steps after it, and may no longer be finite)")
+        total += value * n
+    pending.clear()
+    return total
+
+
+class _EntryPoints(nn.Module):
+    """What :func:`fit` wraps in ``DistributedDataParallel``: the model, whose forward can also run
+    one of the methods the model lists in ``distributed_entry_points`` — DDP averages the
+    gradients of whatever runs inside its own forward, and of nothing else."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args: Any, _nnanatomy_entry: str | None = None, **kwargs: Any) -> Any:
+        if _nnanatomy_entry is None:
+            return self.model(*args, **kwargs)
+        return getattr(self.model, _nnanatomy_entry)(*args, **kwargs)
+
+
+class _DistributedView:
+    """The model as ``loss_fn``/``batch_loss`` see it under ``torchrun``: calling it (or one of its
+    ``distributed_entry_points``) runs through DDP, every other attribute is the model's own."""
+
+    def __init__(self, ddp: nn.parallel.DistributedDataParallel, model: nn.Module) -> None:
+        object.__setattr__(self, "_ddp", ddp)
+        object.__setattr__(self, "_model", model)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ddp(*args, **kwargs)
+
+    def no_sync(self) -> Any:
+        return self._ddp.no_sync()
+
+    def __getattr__(self, name: str) -> Any:
+        entry_points = getattr(self._model, "distributed_entry_points", ())
+        if name in entry_points:
+            return lambda *args, **kwargs: self._ddp(*args, _nnanatomy_entry=name, **kwargs)
+        return getattr(self._model, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._model, name, value)
+
+    def __repr__(self) -> str:
+        return f"DistributedDataParallel view of {type(self._model).__name__}"
+
+
+def _unused_parameter_error(exc: RuntimeError, plan: _Plan) -> BaseException:
+    """DDP's complaint about a parameter that got no gradient, with what to do about it."""
+    if plan.world <= 1 or "finished reduction in the prior iteration" not in f"{exc} {exc.__cause__}":
+        return exc
+    if plan.find_unused_parameters:
+        hint = ("find_unused_parameters is on, so a parameter took part in the forward pass (its output is among the "
+                "model's outputs) without reaching the loss: detach that output or add it to the loss")
+    else:
+        hint = ("a parameter got no gradient in the previous step (an MoE expert without tokens, a head the loss "
+                "does not use): pass fit(find_unused_parameters=True), or set may_skip_parameters = True on the module")
+    said = str(exc.__cause__ if "finished reduction" in str(exc.__cause__) else exc).splitlines()[0]
+    return ValueError(f"distributed training stopped: {hint}. DDP said: {said}")
 
 
 def _mixed_precision(amp: bool) -> tuple[torch.dtype | None, Any]:

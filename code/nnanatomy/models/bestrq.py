@@ -93,6 +93,9 @@ class BestRQ(nn.Module):
     those four frames was masked.
     """
 
+    #: methods that run the network in place of forward: under torchrun, fit calls them through DDP
+    distributed_entry_points = ("loss",)
+
     def __init__(self, encoder_config: ConformerConfig | None = None, codebook_size: int = 1024, code_dim: int = 16,
                  quantizer_seed: int = 0, mask_prob: float = 0.04, mask_span: int = 12, noise_std: float = 0.1) -> None:
         super().__init__()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_real
+from .._checks import check_real, outside
 
 from .transformer import MultiHeadAttention
 from .unet import SinusoidalTimeEmbedding
@@ -184,7 +184,7 @@ class DiT(nn.Module):
                 raise ValueError(f"{name} must be a tensor of shape ({x.shape[0]},), got {getattr(value, 'shape', type(value).__name__)}")
         if y.is_floating_point():
             raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
-        if y.min() < 0 or y.max() > cfg.num_classes:
+        if outside(y, 0, cfg.num_classes + 1):
             raise ValueError(f"labels must be in [0, {cfg.num_classes}] ({cfg.num_classes} = no class)")
         tokens = self.patch_embed(x) + self.pos_embed  # (B, N, D)
         c = self.t_embedder(t) + self.y_embedder(y)  # (B, D): when, and what

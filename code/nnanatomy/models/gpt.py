@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int, check_real
+from .._checks import check_int, check_real, outside
 
 from ..runtime import eval_mode
 from .moe import MoEFeedForward
@@ -177,7 +177,7 @@ class GPT(nn.Module):
         past = cache[0][0].shape[2] if cache else 0
         if past + ids.shape[1] > self.config.max_seq_len:
             raise ValueError(f"{past} cached + {ids.shape[1]} new positions exceed max_seq_len {self.config.max_seq_len}")
-        if ids.numel() and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+        if outside(ids, 0, self.config.vocab_size):
             raise ValueError(f"ids must be in [0, {self.config.vocab_size})")
         positions = torch.arange(past, past + ids.shape[1], device=ids.device)
         x = self.dropout(self.token_embedding(ids) + self.pos_embedding(positions))  # (B, T, d)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_bool, check_real
+from .._checks import check_bool, check_real, outside
 
 from .bestrq import span_mask
 from .conformer import ConvSubsampling, padding_from_lengths
@@ -119,6 +119,9 @@ class HuBERTEncoder(nn.Module):
 class HuBERT(nn.Module):
     """The encoder and HuBERT's prediction head: ``logits[b, t, c] = cos(W h_bt, e_c) / τ``."""
 
+    #: methods that run the network in place of forward: under torchrun, fit calls them through DDP
+    distributed_entry_points = ("loss",)
+
     def __init__(self, config: HuBERTConfig | None = None) -> None:
         super().__init__()
         self.encoder = HuBERTEncoder(config)
@@ -142,8 +145,9 @@ class HuBERT(nn.Module):
         if not isinstance(targets, torch.Tensor) or targets.shape != (features.shape[0], frames) or targets.is_floating_point():
             raise ValueError(f"targets must be integer cluster ids of shape ({features.shape[0]}, {frames}), "
                              f"got {getattr(targets, 'dtype', type(targets).__name__)} {tuple(getattr(targets, 'shape', ()))}")
-        if targets.max() >= cfg.num_clusters:
-            raise ValueError(f"targets must be < num_clusters = {cfg.num_clusters}, got {int(targets.max())}")
+        if outside(targets, -1, cfg.num_clusters):
+            raise ValueError(f"targets must be cluster ids in [0, num_clusters = {cfg.num_clusters}) or -1 (no target), "
+                             f"got values from {int(targets.min())} to {int(targets.max())}")
         if lengths is not None:
             padding_from_lengths(lengths, features, frames)  # checked before the mask draws from the generator
         mask = span_mask(features.shape[0], frames, cfg.mask_prob, cfg.mask_span, generator=generator).to(features.device)

@@ -88,6 +88,9 @@ class MoEFeedForward(nn.Module):
     gradient), the fraction of assignments per expert (``load``) and the dropped fraction.
     """
 
+    #: an expert that no token is routed to gets no gradient in that step (fit tells DDP to expect it)
+    may_skip_parameters = True
+
     def __init__(self, d_model: int, d_hidden: int, num_experts: int = 8, top_k: int = 2,
                  capacity_factor: float | None = None, router_noise: float = 0.0) -> None:
         super().__init__()

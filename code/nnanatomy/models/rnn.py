@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._checks import outside
+
 from ..runtime import eval_mode
 
 __all__ = ["CELLS", "CharRNN", "CharRNNConfig", "SequenceRegressor", "SequenceRegressorConfig"]
@@ -58,7 +60,7 @@ class CharRNN(nn.Module):
         """Returns ``(logits (B, T, V), state)``; pass ``state`` back in to continue a sequence."""
         if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long or ids.ndim != 2:
             raise TypeError("ids must be a (B, T) torch.long tensor of character ids")
-        if ids.numel() and (ids.min() < 0 or ids.max() >= self.config.vocab_size):
+        if outside(ids, 0, self.config.vocab_size):
             raise ValueError(f"ids must be in [0, {self.config.vocab_size})")
         hidden, state = self.rnn(self.embed(ids), state)  # (B, T, H)
         return self.head(hidden), state

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_int, check_real
+from .._checks import check_bool, check_int, check_real, outside
 
 from ..runtime import eval_mode
 
@@ -222,7 +222,7 @@ class Transformer(nn.Module):
             raise TypeError("token ids must be a (B, T) torch.long tensor")
         if ids.shape[1] > self.config.max_len:
             raise ValueError(f"sequence length {ids.shape[1]} exceeds max_len {self.config.max_len}")
-        if ids.numel() and (ids.min() < 0 or ids.max() >= vocab):
+        if outside(ids, 0, vocab):
             raise ValueError(f"token ids must be in [0, {vocab})")
         scale = math.sqrt(self.config.d_model) if self.config.scale_embeddings else 1.0
         x = table(ids) * scale + self.pe[: ids.shape[1]].to(table.weight.dtype)
