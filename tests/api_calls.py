@@ -233,6 +233,7 @@ CALLS: dict[str, Any] = {
     "runtime.move_to": lambda: C(runtime.move_to, ({"x": _randn(2)}, torch.device("cpu")), accepts_any=("obj",)),
     "runtime.seed_everything": lambda: C(runtime.seed_everything, (0,), {"deterministic": False}),
     "runtime.synchronize": lambda: C(runtime.synchronize, ("cpu",)),
+    "runtime.fix_threads": lambda: C(runtime.fix_threads, (torch.get_num_threads(),)),
     # ------------------------------------------------------------------ data
     "data.audio.Segment": lambda: C(data.Segment, ("vowel", 0.0, 0.1)),
     "data.audio.speech_like": lambda: C(data.speech_like, (), {"n_syllables": 2, "sample_rate": 8000, "noise_std": 0.01}),

@@ -81,6 +81,22 @@ def test_session_falls_back_to_gloo_when_processes_outnumber_gpus(monkeypatch):
             pass
 
 
+def test_info_gives_a_rank_without_a_gpu_of_its_own_the_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # a one-GPU Colab
+    monkeypatch.setattr(distributed, "_active", lambda: False)
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert distributed.info().device == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed.info().device == torch.device("cpu")  # no cuda:1 here
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setattr(distributed, "_active", lambda: True)
+    monkeypatch.setattr(distributed.dist, "get_backend", lambda: "gloo")
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(distributed, "rank", lambda: 0)
+    assert distributed.info().device == torch.device("cpu")  # Gloo's group trains on the CPU
+
+
 def test_the_gpu_scale_without_cuda_warns(monkeypatch):
     monkeypatch.setenv("NNANATOMY_SCALE", "gpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -175,3 +191,49 @@ def test_synchronize_waits_on_the_device_it_is_given(monkeypatch):
     assert calls == [("cuda", torch.device("cuda", 1)), ("mps", None)]
     with pytest.raises((TypeError, ValueError)):
         runtime.synchronize(3)
+
+
+def test_no_model_of_the_package_holds_float64_tensors():
+    """MPS has no float64: model.to("mps") raises on any float64 parameter or buffer. Every
+    nn.Module the public API constructs (with the probe's valid arguments) is checked."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from api_calls import CALLS
+
+    built = 0
+    for name, make in sorted(CALLS.items()):
+        call = make()
+        if not (isinstance(call.fn, type) and issubclass(call.fn, nn.Module)):
+            continue
+        module = call.fn(*call.args, **call.kwargs)
+        wide = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.dtype == torch.float64]
+        assert not wide, f"{name}: float64 tensors {wide[:5]}"
+        built += 1
+    assert built > 30
+
+
+def test_a_float64_transformer_stays_exact_with_a_float32_table():
+    from nnanatomy.models import Transformer, TransformerConfig
+    from nnanatomy.models.transformer import sinusoidal_positional_encoding
+
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(src_vocab_size=7, tgt_vocab_size=7, d_model=8, num_heads=2, d_ff=16,
+                                          num_encoder_layers=1, num_decoder_layers=1, max_len=12, dropout=0.0))
+    assert model.pe.dtype == torch.float32
+    ids = torch.tensor([[1, 2, 3, 4]])
+    double = model.double()
+    x = double._embed(ids, double.src_embed, 7)
+    scale = 8 ** 0.5 if double.config.scale_embeddings else 1.0
+    torch.testing.assert_close(x, double.src_embed(ids) * scale + sinusoidal_positional_encoding(4, 8), rtol=0, atol=0)
+
+
+def test_ema_follows_the_model_to_another_device():
+    """An EMA made before fit moves the model (to CUDA, typically) keeps averaging: its copies
+    move with the model. PyTorch's meta device stands in for the GPU here."""
+    model = nn.Linear(3, 2)
+    ema = train.EMA(model, decay=0.5)
+    model.to("meta")
+    ema.update(model)
+    assert all(t.device.type == "meta" for t in ema.shadow.values())

@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--configs", nargs="+", default=list(reverbnet.CONFIGS))
     parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
+    parser.add_argument("--device", default="cpu",
+                        help="where to train (cpu: the stored results, bit for bit; cuda: faster, last digits differ)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {"runs": []}
@@ -37,7 +39,9 @@ def main(argv: list[str]) -> int:
             if (name, seed) in done:
                 continue
             start = time.perf_counter()
-            record = reverbnet.run(name, seed)
+            record = reverbnet.run(name, seed, device=args.device)
+            if args.device != "cpu":
+                record["device"] = args.device  # the stored CPU runs carry no such key
             results["runs"].append(record)
             results["command"] = "python tools/reverbnet_ablation.py  # runs already in the file are skipped"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -72,8 +72,10 @@ def is_main() -> bool:
 def info() -> Info:
     """Where this process stands, from the initialised group or the launcher's environment."""
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    device = torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
     backend = dist.get_backend() if _active() else None
+    # a GPU of its own only where there is one for this local rank and the group is not Gloo's (CPU)
+    own_gpu = torch.cuda.is_available() and local < torch.cuda.device_count() and backend in (None, "nccl")
+    device = torch.device("cuda", local) if own_gpu else torch.device("cpu")
     return Info(rank(), local, world_size(), device, backend)
 
 

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._checks import check_bool, check_device
+from ._checks import check_bool, check_device, check_int
 
-__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "eval_mode", "synchronize", "SCALES"]
+__all__ = ["get_device", "seed_everything", "environment_report", "get_scale", "move_to", "eval_mode", "synchronize", "fix_threads", "SCALES"]
 
 #: The run sizes a chapter can choose between. ``"cpu"`` is what CI executes and what the
 #: committed outputs show; ``"gpu"`` trains longer and larger where a GPU is available.
@@ -152,6 +152,26 @@ def _move(obj: Any, device: torch.device) -> Any:
     if isinstance(obj, Mapping):
         return {k: _move(v, device) for k, v in obj.items()}
     return obj
+
+
+def fix_threads(threads: int = 1) -> int:
+    """Run PyTorch's and NumPy's CPU kernels on ``threads`` threads from now on; return the number
+    of threads PyTorch used before.
+
+    A sum split over another number of threads is added up in another order, and floating-point
+    addition is not associative: the last digits of a result change, and after thousands of
+    training steps visible ones do. The chapters call ``fix_threads(1)`` first, so that every
+    number they print is the same on a laptop with 2 cores or a workstation with 16 (what can
+    still change a digit is the CPU's instruction set, and a GPU). One thread also lets the test
+    suite run several notebooks side by side.
+    """
+    threads = check_int("threads", threads, 1, maximum=1024)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    from threadpoolctl import threadpool_limits  # NumPy's BLAS (scikit-learn depends on it too)
+
+    threadpool_limits(limits=threads)
+    return before
 
 
 def synchronize(device: torch.device | str) -> None:

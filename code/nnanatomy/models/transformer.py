@@ -209,8 +209,8 @@ class Transformer(nn.Module):
         self.config = config
         self.src_embed = nn.Embedding(config.src_vocab_size, config.d_model)
         self.tgt_embed = nn.Embedding(config.tgt_vocab_size, config.d_model)
-        # kept in float64 (cast to the weights' dtype when used), so a float64 model is exact
-        self.register_buffer("pe", sinusoidal_positional_encoding(config.max_len, config.d_model), persistent=False)
+        # float32 (MPS has no float64); a float64 model recomputes the table in float64, so it stays exact
+        self.register_buffer("pe", sinusoidal_positional_encoding(config.max_len, config.d_model).float(), persistent=False)
         self.encoder_layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_decoder_layers))
         self.final_norm = nn.LayerNorm(config.d_model)
@@ -225,7 +225,11 @@ class Transformer(nn.Module):
         if outside(ids, 0, vocab):
             raise ValueError(f"token ids must be in [0, {vocab})")
         scale = math.sqrt(self.config.d_model) if self.config.scale_embeddings else 1.0
-        x = table(ids) * scale + self.pe[: ids.shape[1]].to(table.weight.dtype)
+        if table.weight.dtype == torch.float64:
+            pe = sinusoidal_positional_encoding(ids.shape[1], self.config.d_model).to(ids.device)
+        else:
+            pe = self.pe[: ids.shape[1]].to(table.weight.dtype)
+        x = table(ids) * scale + pe
         return self.dropout(x)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
