@@ -4,9 +4,14 @@
 #   make book   the site, into _build/html (any Sphinx warning fails the build), with the
 #               student edition (solutions hidden) in _build/html/student
 #   make site-test   the built site in headless Chromium (needs Debian's chromium)
+#   make colab-check the package installed as Colab installs it, three notebooks run there
+#   make threads-check  the notebooks whose numbers once depended on the thread count, under nbval
+#                       with another one
+#   make gpu-check   every notebook on CUDA at both scales, report in tools/reports/ (GPU machines)
 #
-# The first run creates .venv: the CPU build of PyTorch first (TORCH, override it for a
-# CUDA machine: make test TORCH=torch), then the package with its book and test extras.
+# The first run creates .venv: the CPU build of PyTorch first (TORCH), then the package with
+# its book, test and compare extras. make test compares outputs made on a CPU: it is the CPU
+# build and the settings below on every machine, a GPU included (use make gpu-check there).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -19,8 +24,15 @@ MATHJAX     := book/_static/mathjax/tex-mml-chtml.js
 
 PYTEST_ARGS ?=
 BOOK_ARGS   ?=
+# The settings the committed outputs were made under: CPU, cpu scale, no progress widgets. Each
+# notebook fixes its own thread count (runtime.fix_threads(1)), so JOBS notebooks run side by side.
+NB_ENV := NNANATOMY_DEVICE=cpu NNANATOMY_SCALE=cpu NNANATOMY_PROGRESS=0
+JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
+# chapters whose printed numbers changed with the thread count before they fixed it
+THREADS_AT_RISK := lessons/07_moe.ipynb lessons/a2_stability.ipynb lessons/a4_scale_out.ipynb
 
-.PHONY: test book site-test venv clean
+.PHONY: test book site-test venv clean colab-check threads-check gpu-check test-times
 
 venv: $(STAMP)
 
@@ -31,9 +43,21 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 \
-		tests lessons $(PYTEST_ARGS)
+	$(NB_ENV) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile $(NBVAL) tests lessons $(PYTEST_ARGS)
+
+# per-notebook wall times under nbval, one notebook at a time (a benchmark, not a test)
+test-times: $(STAMP)
+	$(NB_ENV) $(BIN)/python tools/notebook_times.py $(PYTEST_ARGS)
+
+threads-check: $(STAMP)
+	OMP_NUM_THREADS=4 MKL_NUM_THREADS=4 OPENBLAS_NUM_THREADS=4 $(NB_ENV) \
+		$(BIN)/python -m pytest -p no:xdist $(NBVAL) $(THREADS_AT_RISK) $(PYTEST_ARGS)
+
+colab-check: $(STAMP)
+	$(BIN)/python tools/colab_check.py --torch "$(TORCH)"
+
+gpu-check: $(STAMP)
+	$(BIN)/python tools/gpu_check.py
 
 $(MATHJAX): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent

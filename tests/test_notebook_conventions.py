@@ -10,7 +10,9 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "tools"))
-from course import ROOT, badge_markdown, colab_url, install_command, load_config, notebooks  # noqa: E402
+from course import (  # noqa: E402
+    EXTRAS, ROOT, badge_markdown, colab_url, has_gpu_scale, install_cell, install_command, load_config, notebooks,
+)
 
 CONFIG = load_config()
 NOTEBOOKS = notebooks()
@@ -49,9 +51,9 @@ def test_title_badge_and_install_cell_point_at_the_config_repository(path):
         f"{rel}: Colab badge does not match _config.yml; run python tools/sync_notebook_links.py")
     assert install.cell_type == "code"
     assert {"remove-cell", "nbval-skip"} <= set(_tags(install)), "cell 2 must be tagged remove-cell and nbval-skip"
-    assert install_command(CONFIG) in install.source, (
-        f"{rel}: install cell does not match _config.yml; run python tools/sync_notebook_links.py")
-    assert "import nnanatomy" in install.source
+    assert install.source == install_cell(CONFIG, path), (
+        f"{rel}: install cell does not match _config.yml and course.EXTRAS; run python tools/sync_notebook_links.py")
+    assert install_command(CONFIG, EXTRAS.get(path.stem, ())) in install.source and "import nnanatomy" in install.source
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -60,6 +62,10 @@ def test_box_states_what_to_build_and_the_measured_runtime(path):
     assert box.cell_type == "markdown" and "What you will build" in box.source and "**Need:**" in box.source
     assert re.search(r"\*\*Runtime:\*\* \d+ s on a \d+-core CPU", box.source), (
         "the runtime line is filled in by tools/execute_notebooks.py: re-execute the notebook")
+    if has_gpu_scale(path):  # what the gpu configuration changes, and whether it was measured
+        assert "**At `gpu` scale:**" in box.source and ("not yet measured" in box.source or "measured on" in box.source)
+    else:  # one size: the box says why
+        assert "no `gpu` scale" in " ".join(box.source.split())
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -6,6 +6,7 @@ The repository URL lives in ``_config.yml`` only; everything that points at the 
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 
@@ -41,9 +42,39 @@ def badge_markdown(config: dict, notebook: str) -> str:
     return f"[![Open in Colab]({BADGE_IMAGE})]({colab_url(config, notebook)})"
 
 
-def install_command(config: dict) -> str:
+#: notebook (file stem) → the package extras its install cell adds to the base install
+EXTRAS: dict[str, tuple[str, ...]] = {"a1_anatomy": ("compare",)}
+#: extra → the modules it provides: the install cell installs when any of them is missing
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {"compare": ("torchinfo", "fvcore", "ptflops")}
+
+
+def install_command(config: dict, extras: tuple[str, ...] = ()) -> str:
     url, _, branch = repository(config)
-    return f'%pip install -q "nnanatomy @ git+{url}@{branch}"'
+    spec = "nnanatomy" + (f"[{','.join(extras)}]" if extras else "")
+    return f'%pip install -q "{spec} @ git+{url}@{branch}"'
+
+
+def install_cell(config: dict, notebook: pathlib.Path) -> str:
+    """The second cell of ``notebook``: in Colab, install the package (and the extras the
+    notebook needs) when it is not importable; where the chapter has a ``gpu`` scale, say how to
+    switch to it. Hidden on the site, skipped by nbval."""
+    extras = EXTRAS.get(notebook.stem, ())
+    modules = ["nnanatomy"] + [module for extra in extras for module in EXTRA_MODULES[extra]]
+    lines = ["# Colab: install the course package when it is not importable yet (hidden on the site)."]
+    if has_gpu_scale(notebook):
+        lines += ['# On a GPU runtime, uncomment the next line to run this chapter at its larger "gpu" scale (see its box).',
+                  "# %env NNANATOMY_SCALE=gpu"]
+    lines += ["try:"] + [f"    import {module}" for module in modules]
+    lines += ["except ImportError:", f"    {install_command(config, extras)}"]
+    return "\n".join(lines)
+
+
+def has_gpu_scale(notebook: pathlib.Path) -> bool:
+    """Whether the notebook has a ``"gpu"`` configuration (a ``"gpu": dict(...)`` entry in a code
+    cell after the install cell) for ``runtime.get_scale()`` to choose."""
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    code = "\n".join("".join(cell["source"]) for cell in nb["cells"][2:] if cell["cell_type"] == "code")
+    return re.search(r'"gpu"\s*:\s*dict\(', code) is not None
 
 
 def notebooks(root: pathlib.Path = ROOT) -> list[pathlib.Path]:

@@ -1,4 +1,4 @@
-"""Rewrite every notebook's Colab badge and install command from ``_config.yml``.
+"""Rewrite every notebook's Colab badge and install cell from ``_config.yml`` (and ``course.EXTRAS``).
 
 Run after changing ``repository.url`` or ``branch``:  python tools/sync_notebook_links.py
 """
@@ -10,10 +10,9 @@ import sys
 
 import nbformat
 
-from course import ROOT, badge_markdown, install_command, load_config, notebooks
+from course import ROOT, badge_markdown, install_cell, load_config, notebooks
 
 BADGE = re.compile(r"\[!\[Open in Colab\]\([^)]*\)\]\([^)]*\)")
-INSTALL = re.compile(r'%pip install -q "nnanatomy @ git\+[^"]*"')
 
 
 def main() -> int:
@@ -24,7 +23,7 @@ def main() -> int:
         rel = path.relative_to(ROOT).as_posix()
         title, install = nb.cells[0], nb.cells[1]
         new_title = BADGE.sub(badge_markdown(config, rel).replace("\\", "\\\\"), title.source)
-        new_install = INSTALL.sub(install_command(config).replace("\\", "\\\\"), install.source)
+        new_install = install_cell(config, path)
         if (new_title, new_install) != (title.source, install.source):
             title.source, install.source = new_title, new_install
             nbformat.write(nb, path)
