@@ -41,6 +41,7 @@ _peak = {{"cuda": _torch.cuda.max_memory_allocated() if _torch.cuda.is_available
 print("{PEAK_MARKER}" + _json.dumps(_peak))
 """
 ASSERT = re.compile(r"^\s*assert\b", re.M)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _text(outputs: list) -> str:
@@ -51,6 +52,20 @@ def _text(outputs: list) -> str:
         elif "data" in out and "text/plain" in out["data"]:
             parts.append(out["data"]["text/plain"])
     return "".join(parts)
+
+
+def _where_it_failed(nb, exc: BaseException) -> str:
+    """The failing cell (0-based position in the committed notebook) and its error and line."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error":
+                arrows = [m.group(1) for tb in out.get("traceback", [])
+                          for m in re.finditer(r"-+>\s*\d+\s+(.*)", ANSI.sub("", tb))]
+                evalue = ANSI.sub("", str(out.get("evalue", "")))[:300]
+                return (f"cell {i + 1}: {out.get('ename')}: {evalue}"
+                        + (f" [at: {arrows[-1].strip()[:200]}]" if arrows else ""))
+    text = ANSI.sub("", str(exc)).strip()
+    return text.splitlines()[-1][:500] if text else type(exc).__name__
 
 
 def run_one(path: pathlib.Path, device: str, scale: str, timeout: int) -> dict:
@@ -67,7 +82,7 @@ def run_one(path: pathlib.Path, device: str, scale: str, timeout: int) -> dict:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
         result["passed"] = True
     except (CellExecutionError, CellTimeoutError, RuntimeError) as exc:
-        result["error"] = str(exc).strip().splitlines()[-1][:500] if str(exc).strip() else type(exc).__name__
+        result["error"] = _where_it_failed(nb, exc)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -91,17 +106,26 @@ def write_report(results: list[dict], device: str, out_dir: pathlib.Path) -> pat
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.date.today().isoformat()
     base = out_dir / f"gpu_check-{device}-{stamp}"
+    if base.with_suffix(".json").exists():  # a rerun of some notebooks the same day replaces their rows, keeps the rest
+        rerun = {(r["notebook"], r["scale"]) for r in results}
+        earlier = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))["results"]
+        results = [r for r in earlier if (r["notebook"], r["scale"]) not in rerun] + list(results)
+        results.sort(key=lambda r: (r["scale"], r["notebook"]))
     names = sorted({r.get("device_name") for r in results if r.get("device_name")})
     header = {"date": stamp, "device": device, "device_names": names, "python": platform.python_version(),
               "torch": __import__("torch").__version__, "results": results}
     base.with_suffix(".json").write_text(json.dumps(header, indent=1) + "\n", encoding="utf-8")
     lines = [f"# GPU check, {stamp}", "",
              f"Device: {device} ({', '.join(names) or 'no CUDA device'}); PyTorch {header['torch']}, Python {header['python']}.",
-             "Made by `tools/gpu_check.py`: every notebook executed top to bottom, its asserts are the test.", "",
-             "| notebook | scale | result | wall time | peak GPU memory |", "|---|---|---|---:|---:|"]
+             "Made by `tools/gpu_check.py`: every notebook executed top to bottom, its asserts are the test."]
+    if device != "cuda":
+        lines += [f"A dry run on {device.upper()}: it checks that the asserts hold with the configurations of the scales "
+                  "run, not how the notebooks behave on a GPU (wall times are this machine's, one thread per notebook)."]
+    lines += ["",
+              "| notebook | scale | result | wall time | peak GPU memory |", "|---|---|---|---:|---:|"]
     for r in results:
         peak = "–" if r.get("peak_gpu_mib") is None else f"{r['peak_gpu_mib']:.0f} MiB"
-        verdict = "pass" if r["passed"] else f"FAIL: {r['error']}"
+        verdict = "pass" if r["passed"] else f"FAIL: {r['error']}".replace("|", "\\|")  # a table cell
         lines.append(f"| {r['notebook']} | {r['scale']} | {verdict} | {r['seconds']:.0f} s | {peak} |")
     lines += ["", "## What the asserting cells printed", ""]
     for r in results:
