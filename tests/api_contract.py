@@ -25,10 +25,12 @@ import dataclasses
 import importlib
 import inspect
 import math
+import os
 import pkgutil
 import random
 import signal
 import sys
+import tempfile
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -436,15 +438,23 @@ def probe_all(names: list[str] | None = None) -> tuple[list[Case], dict[str, str
     missing = {n: "no valid call and no reason" for n in api if n not in CALLS and n not in NOT_PROBED}
     cases: list[Case] = []
     torch_threads = torch.get_num_threads()
-    for name in names or list(CALLS):
-        if name not in api:
-            cases.append(Case(name, "-", "lookup", "fixture", "not a public callable (renamed or removed?)"))
-            continue
-        state = _global_rng()
-        cases.extend(probe(name, CALLS[name]))
-        torch.set_rng_state(state[0])
-        np.random.seed(0)
-        torch.set_num_threads(torch_threads)
+    here = os.getcwd()
+    # a mutated string argument can be a valid path (save_checkpoint("no-such-option")): whatever the calls
+    # write lands in a folder of its own, never in the repository
+    with tempfile.TemporaryDirectory(prefix="nnanatomy-probe-") as scratch:
+        os.chdir(scratch)
+        try:
+            for name in names or list(CALLS):
+                if name not in api:
+                    cases.append(Case(name, "-", "lookup", "fixture", "not a public callable (renamed or removed?)"))
+                    continue
+                state = _global_rng()
+                cases.extend(probe(name, CALLS[name]))
+                torch.set_rng_state(state[0])
+                np.random.seed(0)
+                torch.set_num_threads(torch_threads)
+        finally:
+            os.chdir(here)
     return cases, missing
 
 

@@ -9,6 +9,7 @@ state changed by a failed call. ``python tools/probe_api.py`` prints the same ca
 from __future__ import annotations
 
 import faulthandler
+import os
 
 import pytest
 
@@ -19,10 +20,12 @@ from api_calls import CALLS, NOT_PROBED
 @pytest.fixture(scope="module")
 def probed():
     faulthandler.dump_traceback_later(600, exit=True)  # a hang inside C code cannot be interrupted: fail loudly
+    before = set(os.listdir())
     try:
         return api_contract.probe_all()
     finally:
         faulthandler.cancel_dump_traceback_later()
+        assert set(os.listdir()) <= before, f"the probe wrote {sorted(set(os.listdir()) - before)} into {os.getcwd()}"
 
 
 def test_every_public_callable_has_a_valid_call_or_a_reason(probed):
