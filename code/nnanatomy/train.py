@@ -376,7 +376,7 @@ def _fit_loop(model: nn.Module, train_data: Iterable[Any], optimizer: torch.opti
     return history
 
 
-def _train_epoch(model: nn.Module, train_model: nn.Module, train_data: Iterable[Any], optimizer: torch.optim.Optimizer,
+def _train_epoch(model: nn.Module, train_model: Any, train_data: Iterable[Any], optimizer: torch.optim.Optimizer,
                  plan: _Plan, epoch: int, precision: tuple[torch.dtype | None, Any]) -> tuple[float, list[float]]:
     """One pass over ``train_data``: forward, backward, and an optimiser step after every
     ``plan.accumulate`` batches. Returns the mean loss per sample and the gradient norms."""
