@@ -29,7 +29,7 @@ import time
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 from course import ROOT, notebooks
 
@@ -81,7 +81,8 @@ def run_one(path: pathlib.Path, device: str, scale: str, timeout: int) -> dict:
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
         result["passed"] = True
-    except (CellExecutionError, CellTimeoutError, RuntimeError) as exc:
+    except (CellExecutionError, CellTimeoutError, DeadKernelError, RuntimeError, AssertionError) as exc:
+        # DeadKernelError: the kernel was killed (out of memory, typically); the next notebook still runs
         result["error"] = _where_it_failed(nb, exc)
     finally:
         os.environ.clear()
