@@ -133,6 +133,8 @@ class BestRQ(nn.Module):
         selected = mask[:, :usable].reshape(b, n, 4).any(-1)
         if lengths is not None:  # a label needs four real frames
             selected &= torch.arange(n, device=features.device)[None] < (lengths.to(features.device) // 4)[:, None]
-        # no masked frame in the batch (short utterances, a low mask_prob): a zero loss, not NaN
-        loss = F.cross_entropy(logits[:, :n][selected], targets[:, :n][selected]) if selected.any() else logits.sum() * 0.0
+        # the mean over the selected labels, computed on all of them (no host sync to find which);
+        # no masked frame in the batch (short utterances, a low mask_prob) gives 0, not NaN
+        per_label = F.cross_entropy(logits[:, :n].transpose(1, 2), targets[:, :n], reduction="none")  # (B, n)
+        loss = torch.where(selected, per_label, 0.0).sum() / selected.sum().clamp_min(1)
         return loss, {"logits": logits, "targets": targets, "selected": selected, "mask": mask}

@@ -155,6 +155,8 @@ class HuBERT(nn.Module):
         selected = mask & (targets >= 0)
         if padding is not None:
             selected &= ~padding
-        # no masked frame with a target in the batch (short utterances, a low mask_prob): a zero loss, not NaN
-        loss = F.cross_entropy(logits[selected], targets[selected]) if selected.any() else logits.sum() * 0.0
+        # the mean over the selected frames, computed on all of them (no host sync to find which);
+        # no selected frame in the batch (short utterances, a low mask_prob) gives 0, not NaN
+        per_frame = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0), reduction="none")  # (B, T')
+        loss = torch.where(selected, per_frame, 0.0).sum() / selected.sum().clamp_min(1)
         return loss, {"logits": logits, "selected": selected, "mask": mask}

@@ -111,10 +111,16 @@ class MoEFeedForward(nn.Module):
         capacity = None
         if self.capacity_factor is not None:
             capacity = math.ceil(self.capacity_factor * self.top_k * tokens.shape[0] / self.num_experts)
-        kept = 0
-        for e, expert in enumerate(self.experts):
-            token_idx, slot = torch.nonzero(expert_ids == e, as_tuple=True)  # assignments to expert e
-            if capacity is not None and token_idx.numel() > capacity:
+        # sort the N·k assignments by expert (stable: in token order within an expert), then cut
+        flat = expert_ids.reshape(-1)
+        order = torch.argsort(flat, stable=True)
+        counts = torch.bincount(flat, minlength=self.num_experts)
+        token_of, slot_of = order // self.top_k, order % self.top_k
+        kept, start = 0, 0
+        for expert, n in zip(self.experts, counts.tolist()):  # one host sync: every expert's batch size
+            token_idx, slot = token_of[start:start + n], slot_of[start:start + n]  # assignments to it
+            start += n
+            if capacity is not None and n > capacity:
                 token_idx, slot = token_idx[:capacity], slot[:capacity]  # first come, first served
             if token_idx.numel() == 0:
                 continue
@@ -123,7 +129,7 @@ class MoEFeedForward(nn.Module):
             out.index_add_(0, token_idx, y * weights[token_idx, slot, None])
         self.last_stats = {
             "aux_loss": load_balancing_loss(probs, expert_ids, self.num_experts),
-            "load": torch.bincount(expert_ids.reshape(-1), minlength=self.num_experts).float().detach() / expert_ids.numel(),
+            "load": counts.float().detach() / expert_ids.numel(),
             "dropped": torch.tensor(1.0 - kept / expert_ids.numel()),
         }
         return out.reshape(shape)
