@@ -127,6 +127,26 @@ def test_moe_routes_only_to_selected_experts_and_capacity_drops():
     assert moe.active_parameters() == 4 * 8 + 2 * (8 * 16 + 16 + 16 * 8 + 8)
 
 
+def test_moe_capacity_keeps_each_experts_first_assignments_in_token_order():
+    torch.manual_seed(1)
+    moe = models.MoEFeedForward(8, 16, num_experts=5, top_k=2, capacity_factor=0.6)
+    x = torch.randn(40, 8)
+    y = moe(x)
+    w, idx, _ = moe.router(x)
+    capacity = -(-0.6 * 2 * 40 // 5)  # ceil
+    expected, seen, kept = torch.zeros_like(x), [0] * 5, 0
+    for n in range(40):  # first come, first served: token order, then slot order
+        for s in range(2):
+            e = int(idx[n, s])
+            if seen[e] < capacity:
+                expected[n] += w[n, s] * moe.experts[e](x[n])
+                kept += 1
+            seen[e] += 1
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-6)
+    assert moe.last_stats["dropped"].item() == pytest.approx(1 - kept / 80)
+    assert kept < 80  # the capacity did bind
+
+
 def test_moe_gpt_equal_active_compute_and_aux_loss():
     dense = _gpt(torch.float32)
     moe = _gpt(torch.float32, ffn="moe", num_experts=4, top_k=2)
