@@ -39,7 +39,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,test,compare]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,test,compare,reference]"
 	@touch $@
 
 test: $(STAMP)

@@ -18,6 +18,7 @@ from torch import nn
 from api_contract import Call
 from nnanatomy import (data, display, distributed, exercises, experiments, explore, judge, models, plots, plots_reverbnet,
                        runtime, scratch, separation, speech, train)
+from nnanatomy.data import bpe
 from nnanatomy.models import bestrq, conformer, diffusion, dit, gpt, hubert, lab, moe, ngram, pretrained, reverbnet, transformer, unet, uvr5
 
 C = Call
@@ -34,6 +35,28 @@ def _randn(*shape: int, seed: int = 0) -> torch.Tensor:
 
 def _nrandn(*shape: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _bpe() -> bpe.BytePairTokenizer:
+    return bpe.BytePairTokenizer.train("ab ab ab cd cd", 260)
+
+
+def _gpt2_encoder() -> dict:
+    alphabet = bpe.gpt2_byte_alphabet()
+    encoder = {alphabet[b]: b for b in range(256)}
+    return {**encoder, "ab": 256, "<|endoftext|>": 257}
+
+
+_HF_GPT2_CONFIG = {"vocab_size": 11, "n_positions": 16, "n_embd": 16, "n_layer": 1, "n_head": 2}
+
+
+def _hf_gpt2_state() -> dict:
+    """A small GPT-2 state dict under Hugging Face's names (Conv1D weights transposed)."""
+    config = gpt.config_from_hf_gpt2(_HF_GPT2_CONFIG)
+    torch.manual_seed(0)
+    ours = dict(models.GPT(config).named_parameters())
+    return {"transformer." + hf: (ours[name].detach().t() if transposed else ours[name].detach()).clone()
+            for name, (hf, transposed) in gpt._hf_gpt2_names(config).items()}
 
 
 @functools.cache
@@ -262,6 +285,15 @@ CALLS: dict[str, Any] = {
     "data.sequences.adding_problem": lambda: C(data.adding_problem, (4,), {"length": 5}),
     "data.sequences.reverb_regression": lambda: C(data.reverb_regression, (4,), {"length": 3, "d": 4, "noise_std": 0.1}),
     "data.shapes.shapes_segmentation": lambda: C(data.shapes_segmentation, (2,), {"size": 16, "noise_std": 0.1, "max_shapes": 2}),
+    "data.bpe.BytePairTokenizer": lambda: C(bpe.BytePairTokenizer, ([bytes([b]) for b in range(256)] + [b"ab"], [(97, 98, 256)])),
+    "data.bpe.BytePairTokenizer.train": lambda: C(bpe.BytePairTokenizer.train, ("ab ab ab cd cd", 260)),
+    "data.bpe.BytePairTokenizer.encode": lambda: C(_bpe().encode, ("ab cd ef",)),
+    "data.bpe.BytePairTokenizer.encode_bytes": lambda: C(_bpe().encode_bytes, (b"ab \xff cd",)),
+    "data.bpe.BytePairTokenizer.decode": lambda: C(_bpe().decode, ([256, 32, 99],)),
+    "data.bpe.BytePairTokenizer.decode_bytes": lambda: C(_bpe().decode_bytes, ([256, 32, 99],)),
+    "data.bpe.BytePairTokenizer.tokens": lambda: C(_bpe().tokens, ("ab cd",)),
+    "data.bpe.BytePairTokenizer.from_gpt2": lambda: C(bpe.BytePairTokenizer.from_gpt2, (_gpt2_encoder(), ["#version: 0.2", "a b"])),
+    "data.bpe.gpt2_byte_alphabet": lambda: C(bpe.gpt2_byte_alphabet),
     "data.text.CharVocab": lambda: C(data.CharVocab, (("a", "b", " "),)),
     "data.text.CharVocab.encode": lambda: C(data.CharVocab(("a", "b", " ")).encode, ("ab ba",)),
     "data.text.CharVocab.decode": lambda: C(data.CharVocab(("a", "b", " ")).decode, (np.array([0, 1, 2]),)),
@@ -417,6 +449,10 @@ CALLS.update({
     "models.gpt.DecoderBlock.forward": lambda: C(gpt.DecoderBlock(_gpt().config).forward, (_randn(1, 3, 16),), nan_ok=("x",)),
     "models.gpt.FeedForward": lambda: C(gpt.FeedForward, (_gpt().config,)),
     "models.gpt.FeedForward.forward": lambda: C(gpt.FeedForward(_gpt().config).forward, (_randn(1, 3, 16),), nan_ok=("x",)),
+    "models.gpt.GPTConfig.gpt2": lambda: C(models.GPTConfig.gpt2, ("124M",), {"num_layers": 1, "d_model": 16, "num_heads": 2,
+                                                                          "vocab_size": 11, "max_seq_len": 16}),
+    "models.gpt.config_from_hf_gpt2": lambda: C(gpt.config_from_hf_gpt2, (_HF_GPT2_CONFIG,)),
+    "models.gpt.from_hf_gpt2": lambda: C(gpt.from_hf_gpt2, (_hf_gpt2_state(), _HF_GPT2_CONFIG)),
     "models.gpt.sliding_cross_entropy": lambda: C(gpt.sliding_cross_entropy, (_gpt(), T([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2])), {"batch_size": 4}),
     "models.moe.Expert": lambda: C(moe.Expert, (8, 16)),
     "models.moe.Expert.forward": lambda: C(moe.Expert(8, 16).forward, (_randn(3, 8),), nan_ok=("x",)),

@@ -2,6 +2,7 @@
 shipped inside a well-known package (scikit-learn's digits); nothing is downloaded at run time."""
 
 from .audio import Segment, speech_like
+from .bpe import BytePairTokenizer
 from .features import dct_matrix, deltas, hz_to_mel, log_mel_spectrogram, mel_filterbank, mel_to_hz, mfcc, power_spectrogram
 from .functions import quadratic
 from .graphs import Graph, sbm_graph
@@ -16,6 +17,7 @@ from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_
 from .translation import Pair, TranslationData, WordVocab, toy_translation
 
 __all__ = [
+    "BytePairTokenizer",
     "CAPTION_WORDS",
     "NUMBER_WORDS",
     "SHAPE_CLASSES",

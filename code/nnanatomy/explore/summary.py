@@ -239,6 +239,20 @@ class Summary:
         )
 
 
+def _meta_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose parameters and buffers live on ``meta`` (no data is copied).
+
+    A tensor that two modules share (a tied embedding and output layer) stays one tensor in the
+    copy; ``model.to("meta")`` would give each module its own, and count the tied weights twice.
+    """
+    memo: dict[int, Any] = {}
+    for p in model.parameters():
+        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
+    for b in model.buffers():
+        memo[id(b)] = torch.empty_like(b, device="meta")
+    return copy.deepcopy(model, memo)
+
+
 def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str | None = None, depth: int | None = None,
             timing: bool = False) -> Summary:
     """Run ``model(*example_inputs)`` once and tabulate every layer call.
@@ -276,7 +290,7 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
         # quickly is still counted in a moment; the caller's model keeps its weights
         if timing:
             raise ValueError("timing=True needs a device that computes, not 'meta'")
-        model = copy.deepcopy(model)
+        model = _meta_copy(model)
     example_inputs = move_to(example_inputs, device)
     model.to(device)
 

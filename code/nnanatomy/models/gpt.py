@@ -24,7 +24,8 @@ from .._checks import check_int, check_real, outside
 from ..runtime import eval_mode
 from .moe import MoEFeedForward
 
-__all__ = ["CausalSelfAttention", "DecoderBlock", "FeedForward", "GPT", "GPTConfig", "KVCache", "sliding_cross_entropy"]
+__all__ = ["CausalSelfAttention", "DecoderBlock", "FeedForward", "GPT", "GPTConfig", "KVCache", "config_from_hf_gpt2",
+           "from_hf_gpt2", "sliding_cross_entropy"]
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per block: keys and values (B, H, T, d_head)
 
@@ -44,6 +45,31 @@ class GPTConfig:
     expert_hidden: int | None = None  # default: ffn_mult · d_model / top_k (equal active compute)
     capacity_factor: float | None = None
     router_noise: float = 0.0
+    tie_embeddings: bool = False  # output layer = token embedding (transposed), without a bias
+    gelu_approximate: str = "none"  # "tanh" for GPT-2's GELU
+    layer_norm_eps: float = 1e-5
+    residual_init: bool = False  # GPT-2: projections into the residual stream get std 0.02/√(2L)
+
+    #: GPT-2's published sizes: (layers, width, heads)
+    GPT2_SIZES = {"124M": (12, 768, 12), "355M": (24, 1024, 16), "774M": (36, 1280, 20), "1558M": (48, 1600, 25)}
+
+    @classmethod
+    def gpt2(cls, size: str = "124M", **overrides: object) -> "GPTConfig":
+        """GPT-2's architecture (Radford et al., 2019): BPE vocabulary of 50,257 tokens, 1,024
+        positions, biases everywhere, tied embedding and output layer, tanh-approximated GELU,
+        LayerNorm ε = 1e-5, residual-scaled initialisation, dropout 0.1. ``size`` is one of
+        ``GPT2_SIZES``; ``overrides`` replace fields (smaller sizes for tests)."""
+        if size not in cls.GPT2_SIZES:
+            raise ValueError(f"size must be one of {sorted(cls.GPT2_SIZES)}, got {size!r}")
+        layers, width, heads = cls.GPT2_SIZES[size]
+        fields = dict(vocab_size=50257, max_seq_len=1024, d_model=width, num_heads=heads, num_layers=layers,
+                      ffn_mult=4, dropout=0.1, tie_embeddings=True, gelu_approximate="tanh", layer_norm_eps=1e-5,
+                      residual_init=True)
+        unknown = sorted(set(overrides) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown GPTConfig fields {unknown}")
+        fields.update(overrides)
+        return cls(**fields)
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "max_seq_len", "d_model", "num_heads", "num_layers", "ffn_mult", "num_experts", "top_k"):
@@ -62,6 +88,12 @@ class GPTConfig:
             check_real("GPTConfig.capacity_factor", self.capacity_factor, 0.0, low_open=True)
         if self.expert_hidden is not None:
             check_int("GPTConfig.expert_hidden", self.expert_hidden, 1)
+        for name in ("tie_embeddings", "residual_init"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
+        if self.gelu_approximate not in ("none", "tanh"):
+            raise ValueError(f"GPTConfig.gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}")
+        check_real("GPTConfig.layer_norm_eps", self.layer_norm_eps, 0.0, 1.0, low_open=True)
         if self.expert_hidden is None:
             self.expert_hidden = self.ffn_mult * self.d_model // self.top_k
 
@@ -117,9 +149,10 @@ class FeedForward(nn.Module):
         self.up = nn.Linear(config.d_model, config.ffn_mult * config.d_model)
         self.down = nn.Linear(config.ffn_mult * config.d_model, config.d_model)
         self.dropout = nn.Dropout(config.dropout)
+        self.gelu_approximate = config.gelu_approximate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.down(F.gelu(self.up(x))))
+        return self.dropout(self.down(F.gelu(self.up(x), approximate=self.gelu_approximate)))
 
 
 class DecoderBlock(nn.Module):
@@ -127,9 +160,9 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln1 = nn.LayerNorm(config.d_model)
+        self.ln1 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         self.attn = CausalSelfAttention(config)
-        self.ln2 = nn.LayerNorm(config.d_model)
+        self.ln2 = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
         if config.ffn == "moe":
             self.ffn: nn.Module = MoEFeedForward(
                 config.d_model, config.expert_hidden, config.num_experts, config.top_k,
@@ -158,9 +191,15 @@ class GPT(nn.Module):
         self.pos_embedding = nn.Embedding(config.max_seq_len, config.d_model)
         self.dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.num_layers))
-        self.ln_final = nn.LayerNorm(config.d_model)
-        self.output_proj = nn.Linear(config.d_model, config.vocab_size)
+        self.ln_final = nn.LayerNorm(config.d_model, eps=config.layer_norm_eps)
+        self.output_proj = nn.Linear(config.d_model, config.vocab_size, bias=not config.tie_embeddings)
+        if config.tie_embeddings:  # one matrix reads tokens in and writes logits out
+            self.output_proj.weight = self.token_embedding.weight
         self.apply(self._init_weights)
+        if config.residual_init:  # each block adds two projections to the residual stream
+            for name, p in self.named_parameters():
+                if name.endswith(("attn.out_proj.weight", "ffn.down.weight")):
+                    nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.num_layers))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -245,7 +284,7 @@ class GPT(nn.Module):
         return ids
 
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())  # a tied matrix once
 
     def active_parameters(self) -> int:
         """Parameters one token uses: everything except the experts a token is not routed to."""
@@ -293,3 +332,108 @@ def sliding_cross_entropy(model: GPT, ids: torch.Tensor, batch_size: int = 64) -
                 total += float(nll[row, first:].sum())
                 count += nll.shape[1] - first
     return total / count
+
+
+# ---------------------------------------------------------------------------------------------
+# Hugging Face's GPT-2 → this GPT
+
+
+def config_from_hf_gpt2(hf_config: dict) -> GPTConfig:
+    """The :class:`GPTConfig` of a Hugging Face ``GPT2Config`` given as a dict
+    (``GPT2Config.to_dict()`` or a checkpoint's ``config.json``)."""
+    if not isinstance(hf_config, dict):
+        raise TypeError(f"hf_config must be a dict (GPT2Config.to_dict()), got {type(hf_config).__name__}")
+    missing = [k for k in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head") if k not in hf_config]
+    if missing:
+        raise ValueError(f"hf_config lacks {missing}: is it a GPT-2 configuration?")
+    for flag in ("scale_attn_by_inverse_layer_idx", "add_cross_attention"):
+        if hf_config.get(flag):
+            raise ValueError(f"hf_config sets {flag}=True, which this GPT does not implement")
+    activations = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "none"}
+    act = hf_config.get("activation_function", "gelu_new")
+    if act not in activations:
+        raise ValueError(f"hf_config's activation_function must be one of {sorted(activations)}, got {act!r}")
+    width = hf_config["n_embd"]
+    inner = hf_config.get("n_inner") or 4 * width
+    if inner % width:
+        raise ValueError(f"n_inner {inner} must be a multiple of n_embd {width}")
+    return GPTConfig(vocab_size=hf_config["vocab_size"], max_seq_len=hf_config["n_positions"], d_model=width,
+                     num_heads=hf_config["n_head"], num_layers=hf_config["n_layer"], ffn_mult=inner // width,
+                     dropout=float(hf_config.get("resid_pdrop", 0.1)), tie_embeddings=bool(hf_config.get("tie_word_embeddings", True)),
+                     gelu_approximate=activations[act], layer_norm_eps=float(hf_config.get("layer_norm_epsilon", 1e-5)),
+                     residual_init=True)
+
+
+def _hf_gpt2_names(config: GPTConfig) -> dict[str, tuple[str, bool]]:
+    """Our parameter name → (Hugging Face's name, whether its matrix is stored transposed).
+    HF's GPT-2 keeps the original ``Conv1D`` layers, whose weight is ``(in, out)``, where
+    ``nn.Linear`` stores ``(out, in)``."""
+    names = {"token_embedding.weight": ("wte.weight", False), "pos_embedding.weight": ("wpe.weight", False),
+             "ln_final.weight": ("ln_f.weight", False), "ln_final.bias": ("ln_f.bias", False)}
+    for i in range(config.num_layers):
+        ours, theirs = f"blocks.{i}.", f"h.{i}."
+        for a, b, transposed in (("ln1", "ln_1", False), ("attn.qkv_proj", "attn.c_attn", True), ("attn.out_proj", "attn.c_proj", True),
+                                 ("ln2", "ln_2", False), ("ffn.up", "mlp.c_fc", True), ("ffn.down", "mlp.c_proj", True)):
+            names[ours + a + ".weight"] = (theirs + b + ".weight", transposed)
+            names[ours + a + ".bias"] = (theirs + b + ".bias", False)
+    if not config.tie_embeddings:
+        names["output_proj.weight"] = ("lm_head.weight", False)
+    return names
+
+
+def from_hf_gpt2(state_dict: dict, config: GPTConfig | dict) -> GPT:
+    """Build this chapter's :class:`GPT` from the state dict of Hugging Face's
+    ``GPT2LMHeadModel`` (or ``GPT2Model``; keys with or without the ``transformer.`` prefix, as
+    in the published checkpoints) and its configuration (a :class:`GPTConfig`, e.g.
+    ``GPTConfig.gpt2("124M")``, or HF's config as a dict).
+
+    Every tensor is checked: a missing or unexpected weight, or one of another shape, is a
+    ValueError naming it. The model is returned in eval mode, in the state dict's dtype.
+    """
+    if isinstance(config, dict):
+        config = config_from_hf_gpt2(config)
+    if not isinstance(config, GPTConfig):
+        raise TypeError(f"config must be a GPTConfig or a GPT2Config dict, got {type(config).__name__}")
+    if config.ffn != "dense":
+        raise ValueError("GPT-2 has dense feed-forward layers: config.ffn must be 'dense'")
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise TypeError("state_dict must be a dict of tensors (model.state_dict() or a loaded checkpoint)")
+    theirs = {k.removeprefix("transformer."): v for k, v in state_dict.items()}
+    # the causal-mask buffers of older checkpoints are not weights
+    theirs = {k: v for k, v in theirs.items() if not k.endswith((".attn.bias", ".attn.masked_bias"))}
+    names = _hf_gpt2_names(config)
+    missing = sorted(hf for hf, _ in names.values() if hf not in theirs)
+    if missing:
+        raise ValueError(f"state_dict lacks {len(missing)} GPT-2 weights for this config, e.g. {missing[:3]}")
+    extra = sorted(set(theirs) - {hf for hf, _ in names.values()} - {"lm_head.weight"})
+    if extra:
+        raise ValueError(f"state_dict has {len(extra)} weights this config does not use, e.g. {extra[:3]} "
+                         f"(does config have num_layers = {config.num_layers}?)")
+    dtype = theirs["wte.weight"].dtype
+    if not dtype.is_floating_point:
+        raise TypeError(f"the weights must be floating point, got {dtype}")
+    with torch.device("meta"):
+        model = GPT(config)  # no initialisation is computed: every weight is replaced below
+    ours = dict(model.named_parameters())
+    loaded = {}
+    for name, (hf, transposed) in names.items():
+        tensor = theirs[hf].t() if transposed else theirs[hf]
+        if tensor.shape != ours[name].shape:
+            raise ValueError(f"{hf} has shape {tuple(theirs[hf].shape)}; this config needs "
+                             f"{tuple(ours[name].shape[::-1] if transposed else ours[name].shape)}")
+        loaded[name] = tensor.to(dtype).contiguous()
+    if config.tie_embeddings and "lm_head.weight" in theirs and not torch.equal(theirs["lm_head.weight"], theirs["wte.weight"]):
+        raise ValueError("lm_head.weight differs from wte.weight, but config.tie_embeddings is True")
+    model.load_state_dict(loaded, strict=False, assign=True)  # the tied output layer follows token_embedding
+    if config.tie_embeddings:
+        model.output_proj.weight = model.token_embedding.weight
+    else:  # GPT-2's untied output layer has no bias: ours is zero
+        model.output_proj.bias = nn.Parameter(torch.zeros(config.vocab_size, dtype=dtype, device=loaded["token_embedding.weight"].device))
+    for module in model.modules():  # the causal masks are buffers built on meta: rebuild them
+        if isinstance(module, CausalSelfAttention):
+            module.causal = torch.tril(torch.ones(config.max_seq_len, config.max_seq_len, dtype=torch.bool,
+                                                  device=loaded["token_embedding.weight"].device))
+    still_meta = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if still_meta:  # cannot happen if the name table above is complete; a guard against its drift
+        raise ValueError(f"weights left unset: {still_meta[:3]}")
+    return model.eval()
