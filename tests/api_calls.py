@@ -17,7 +17,7 @@ from torch import nn
 
 from api_contract import Call
 from nnanatomy import (data, display, distributed, exercises, experiments, explore, judge, models, plots, plots_reverbnet,
-                       runtime, scratch, separation, speech, train)
+                       published, runtime, scratch, separation, speech, train)
 from nnanatomy.data import bpe
 from nnanatomy.models import bestrq, conformer, diffusion, dit, gpt, hubert, lab, moe, ngram, pretrained, reverbnet, transformer, unet, uvr5
 
@@ -45,6 +45,37 @@ def _gpt2_encoder() -> dict:
     alphabet = bpe.gpt2_byte_alphabet()
     encoder = {alphabet[b]: b for b in range(256)}
     return {**encoder, "ab": 256, "<|endoftext|>": 257}
+
+
+def _scratch_folder() -> str:
+    import tempfile
+    return tempfile.mkdtemp(prefix="nnanatomy-probe-")
+
+
+def _local_hub() -> str:
+    """A 'hub' on the local disk (urllib reads file:// addresses): fetch runs without a network."""
+    import pathlib
+    root = pathlib.Path(_scratch_folder())
+    (root / "local" / "repo").mkdir(parents=True)
+    (root / "local" / "repo" / "file.txt").write_text("hello")
+    return root.as_uri() + "/{repo}/{file}"
+
+
+def _gpt2_folder() -> str:
+    """A tiny GPT-2 in the Hub's layout (pytorch_model.bin, config.json, vocab.json, merges.txt)."""
+    import json
+    import pathlib
+    folder = pathlib.Path(_scratch_folder())
+    (folder / "config.json").write_text(json.dumps({**_HF_GPT2_CONFIG, "vocab_size": 257}))
+    config = gpt.config_from_hf_gpt2({**_HF_GPT2_CONFIG, "vocab_size": 257})
+    torch.manual_seed(0)
+    ours = dict(models.GPT(config).named_parameters())
+    torch.save({"transformer." + hf: (ours[n].detach().t() if t else ours[n].detach()).clone()
+                for n, (hf, t) in gpt._hf_gpt2_names(config).items()}, folder / "pytorch_model.bin")
+    alphabet = bpe.gpt2_byte_alphabet()
+    (folder / "vocab.json").write_text(json.dumps({**{alphabet[b]: b for b in range(256)}, "<|endoftext|>": 256}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return str(folder)
 
 
 _HF_GPT2_CONFIG = {"vocab_size": 11, "n_positions": 16, "n_embd": 16, "n_layer": 1, "n_head": 2}
@@ -294,6 +325,9 @@ CALLS: dict[str, Any] = {
     "data.bpe.BytePairTokenizer.tokens": lambda: C(_bpe().tokens, ("ab cd",)),
     "data.bpe.BytePairTokenizer.from_gpt2": lambda: C(bpe.BytePairTokenizer.from_gpt2, (_gpt2_encoder(), ["#version: 0.2", "a b"])),
     "data.bpe.gpt2_byte_alphabet": lambda: C(bpe.gpt2_byte_alphabet),
+    "published.fetch": lambda: C(published.fetch, ("local/repo", ("file.txt",)), {"folder": _scratch_folder(),
+                                                                                 "url": _local_hub(), "timeout": 5.0}),
+    "published.load_gpt2": lambda: C(published.load_gpt2, (_gpt2_folder(),)),
     "data.text.CharVocab": lambda: C(data.CharVocab, (("a", "b", " "),)),
     "data.text.CharVocab.encode": lambda: C(data.CharVocab(("a", "b", " ")).encode, ("ab ba",)),
     "data.text.CharVocab.decode": lambda: C(data.CharVocab(("a", "b", " ")).decode, (np.array([0, 1, 2]),)),
@@ -822,6 +856,7 @@ NOT_PROBED.update({
     "explore.counting.register_counter": "a decorator factory taking module types (*args): probed through count_macs and tests/test_explore_lens.py",
     "judge.train_digit_judge": "trains a classifier for seconds (30 epochs); its arguments are checked in tests/test_unet_diffusion_dit.py",
     "plots.show_compact": "displays a figure through IPython (needs a notebook front end)",
+    "published.gpt2": "downloads GPT-2 (550 MB) from the Hub: fetch and load_gpt2, which it chains, are probed offline",
 })
 
 CALLS.update({

@@ -44,7 +44,7 @@ def test_padding_does_not_change_the_real_frames():
 def test_counted_by_the_anatomy_lens_and_errors():
     enc = ConformerEncoder(ConformerConfig(input_dim=16, d_model=32, num_heads=4, num_layers=1, kernel_size=5))
     s = explore.summary(enc, torch.randn(2, 40, 16))
-    assert s.total_params == sum(p.numel() for p in enc.parameters()) and not s.uncounted_types
+    assert s.total_params == sum(p.numel() for p in enc.parameters()) and not s.dispatched_types
     with pytest.raises(ValueError, match="features"):
         enc(torch.randn(2, 40, 15))
     with pytest.raises(ValueError, match="at least 4"):

@@ -2,10 +2,19 @@
 
 One forward pass on example inputs, with a hook on every module, gives for each layer call:
 its output shape, the parameters it owns, its MACs and FLOPs (FLOPs = 2 × MACs, see
-:mod:`nnanatomy.explore.counting`) and the memory of its output activation. The same pass runs
-under ``torch.utils.flop_counter.FlopCounterMode`` as an independent check: if PyTorch saw matrix
-products that no layer counter accounts for (say, attention scores computed in a custom
-``forward``), the table says so instead of silently under-counting.
+:mod:`nnanatomy.explore.counting`) and the memory of its output activation.
+
+Where do the MACs come from? A layer type the book teaches has an analytic counter (its formula,
+in ``counting``). Any other module — a third-party model's ``Conv1D``, its attention, its GELU —
+is counted from the operations PyTorch dispatches while that module, and none of its children,
+runs: each matrix product, convolution or attention kernel is attributed to the innermost module
+running, with the formulas of ``torch.utils.flop_counter``. Fused kernels that PyTorch's counter
+cannot look into are counted from their shapes: the CPU's scaled-dot-product attention here, the
+CPU LSTM/GRU by their module's counter. Every row therefore has a number; element-wise modules
+have 0.
+
+The same pass runs under ``FlopCounterMode`` as an independent check, and the table says when its
+total differs from the rows'.
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode, flop_registry, sdpa_flop_count
 
 from .._checks import check_bool, check_device, check_real
 
@@ -27,6 +37,55 @@ from .counting import count_macs, has_counter
 from .formatting import format_bytes, format_count
 
 __all__ = ["LayerRow", "Summary", "summary"]
+
+_aten = torch.ops.aten
+
+
+def _cpu_sdpa_flops(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, *args: Any, **kwargs: Any) -> int:
+    # the CPU kernel of F.scaled_dot_product_attention, which FlopCounterMode has no formula for:
+    # the same two products as on a GPU (scores q·kᵀ, then weights·v), the whole square (as PyTorch counts)
+    return sdpa_flop_count(query.shape, key.shape, value.shape)
+
+
+#: kernels PyTorch's FLOP counter cannot see, counted from their shapes
+_BLIND_KERNELS = {_aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa_flops}
+
+
+class _Attribution(TorchDispatchMode):
+    """FLOPs of every dispatched operation, attributed to the innermost module running
+    (``running[-1]``, kept by the summary's hooks; the root model when none is)."""
+
+    _SKIP = {_aten.size.default, _aten.stride.default, _aten.numel.default, _aten.dim.default,
+             _aten.sym_size.default, _aten.sym_stride.default, _aten.sym_numel.default,
+             _aten.is_contiguous.default, _aten.storage_offset.default, _aten.sym_storage_offset.default}
+
+    def __init__(self, running: list[nn.Module], root: nn.Module) -> None:
+        super().__init__()
+        self.running, self.root = running, root
+        self.own: dict[int, int] = {}  # id(module) → FLOPs its own forward dispatched
+        self.blind = 0  # of which in kernels FlopCounterMode cannot see
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in self._SKIP:
+            return func(*args, **kwargs)
+        packet = func._overloadpacket
+        if packet not in flop_registry and packet not in _BLIND_KERNELS and not isinstance(func, torch._ops.HigherOrderOperator):
+            with self:  # as FlopCounterMode does: count what an operation decomposes into
+                out = func.decompose(*args, **kwargs)
+            if out is not NotImplemented:
+                return out
+        out = func(*args, **kwargs)
+        flops = 0
+        if packet in flop_registry:
+            flops = flop_registry[packet](*args, **kwargs, out_val=out)
+        elif packet in _BLIND_KERNELS:
+            flops = _BLIND_KERNELS[packet](*args, **kwargs)
+            self.blind += flops
+        if flops:
+            owner = self.running[-1] if self.running else self.root
+            self.own[id(owner)] = self.own.get(id(owner), 0) + int(flops)
+        return out
 
 FLOP_CONVENTION = (
     "FLOPs = 2 × MACs, counting the multiply–accumulates of matrix products and convolutions; "
@@ -61,7 +120,7 @@ class LayerRow:
     output_shape: str  # e.g. "(256, 64)"
     params: int  # parameters this module owns directly (counted at its first call only)
     trainable: int  # of which requires_grad
-    macs: int | None  # None: no counter knows this layer type
+    macs: int | None  # None only in rows merged from a table that had unknown counts
     activation_bytes: int  # memory of the output tensor(s)
     seconds: float | None = None  # measured forward time of this call (summary(..., timing=True))
 
@@ -81,7 +140,8 @@ class Summary:
     trainable_params: int
     param_bytes: int
     flop_counter_flops: int  # FlopCounterMode's total on the same forward pass
-    uncounted_types: list[str] = field(default_factory=list)
+    dispatched_types: list[str] = field(default_factory=list)  # counted from dispatched operations, not a formula
+    blind_flops: int = 0  # FLOPs in kernels FlopCounterMode cannot see (CPU attention), counted from shapes
     module_types: dict[str, str] = field(default_factory=dict)  # dotted name → class name
 
     def grouped(self, depth: int) -> Summary:
@@ -109,7 +169,7 @@ class Summary:
 
     @property
     def total_macs(self) -> int:
-        """Sum of the counted layers' MACs (a lower bound if ``uncounted_types`` is not empty)."""
+        """Sum of the rows' MACs."""
         return sum(r.macs for r in self.rows if r.macs is not None)
 
     @property
@@ -187,12 +247,14 @@ class Summary:
             f"{format_count(frozen)} frozen), {format_bytes(self.param_bytes)}",
             FLOP_CONVENTION,
         ]
-        if self.uncounted_types:
-            lines.append(f"no MAC counter for {', '.join(self.uncounted_types)}: their rows show '?'")
+        if self.dispatched_types:
+            lines.append(f"counted from the operations PyTorch dispatched inside them (no formula of the book's): "
+                         f"{', '.join(self.dispatched_types)}")
         if self.flop_counter_flops < self.total_flops:
             lines.append(
                 f"FlopCounterMode saw {format_count(self.total_flops - self.flop_counter_flops)} fewer FLOPs than the rows "
-                "count: a fused kernel it cannot look into (the CPU LSTM, for one); the rows use the analytic count"
+                "count: fused kernels it cannot look into (the CPU LSTM, the CPU's scaled-dot-product attention); "
+                "the rows count them from their shapes"
             )
         if self.unattributed_flops:
             lines.append(
@@ -297,19 +359,24 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
     names = {module: name or type(model).__name__ for name, module in model.named_modules()}
     rows: list[LayerRow] = []
     seen: set[int] = set()
-    uncounted: set[str] = set()
+    dispatched_types: set[str] = set()
+    running: list[nn.Module] = []  # the stack of modules whose forward is executing
+    attribution = _Attribution(running, model)
+    flops_before: dict[int, int] = {}
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
         is_leaf = next(module.children(), None) is None
         own = list(module.parameters(recurse=False))
-        counted = is_leaf or has_counter(module)  # containers with work of their own (attention)
-        if not counted and not own:
+        dispatched = attribution.own.get(id(module), 0) - flops_before.get(id(module), 0)  # this call's own FLOPs
+        formula = is_leaf or has_counter(module)  # containers with a formula for their own work (attention)
+        if not formula and not own and not dispatched:
             return
         fresh = [p for p in own if id(p) not in seen]
         seen.update(id(p) for p in fresh)
-        macs = count_macs(module, inputs, output) if counted else None
-        if macs is None:
-            uncounted.add(type(module).__name__)
+        macs = count_macs(module, inputs, output) if formula else None
+        if macs is None:  # no formula: what PyTorch dispatched inside this module and none of its children
+            macs = dispatched // 2
+            dispatched_types.add(type(module).__name__)
         rows.append(
             LayerRow(
                 name=names[module],
@@ -322,12 +389,12 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
             )
         )
 
-    running: list[nn.Module] = []  # the stack of modules whose forward is executing
     starts: dict[int, float] = {}
     durations: list[float] = []
 
     def pre_hook(module: nn.Module, inputs: tuple[Any, ...]) -> None:
         running.append(module)
+        flops_before[id(module)] = attribution.own.get(id(module), 0)
         if timing and device.type == "cuda":
             torch.cuda.synchronize(device)
         starts[id(module)] = time.perf_counter()
@@ -345,7 +412,7 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter, attribution:
             model(*example_inputs)
     except Exception as exc:
         culprit = running[-1] if running else model
@@ -423,7 +490,8 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
         trainable_params=sum(p.numel() for p in unique if p.requires_grad),
         param_bytes=sum(p.numel() * p.element_size() for p in unique),
         flop_counter_flops=int(counter.get_total_flops()),
-        uncounted_types=sorted(uncounted),
+        dispatched_types=sorted(dispatched_types),
+        blind_flops=attribution.blind,
         module_types={name: type(module).__name__ for name, module in model.named_modules() if name},
     )
     return table if depth is None else table.grouped(depth)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int, check_real
+from .._checks import check_int, check_real, outside
 
 __all__ = ["Expert", "MoEFeedForward", "TopKRouter", "load_balancing_loss"]
 
@@ -53,6 +53,22 @@ class TopKRouter(nn.Module):
         return top_p / top_p.sum(dim=-1, keepdim=True), top_i, probs
 
 
+def _expert_counts(flat_ids: torch.Tensor, num_experts: int) -> torch.Tensor:
+    """Assignments per expert. On ``meta`` (shapes only: summary(..., device="meta")) the routing is
+    unknown: an even split, which leaves the total expert work — N·k tokens' worth — exact."""
+    if flat_ids.is_meta:
+        return torch.empty(num_experts, dtype=torch.long, device="meta")
+    return torch.bincount(flat_ids, minlength=num_experts)
+
+
+def _batch_sizes(counts: torch.Tensor, assignments: int) -> list[int]:
+    """``counts`` as Python ints (one host sync); on ``meta``, an even split of the assignments."""
+    if counts.is_meta:
+        e = counts.numel()
+        return [assignments // e + (i < assignments % e) for i in range(e)]
+    return counts.tolist()
+
+
 def load_balancing_loss(probs: torch.Tensor, expert_ids: torch.Tensor, num_experts: int) -> torch.Tensor:
     """Switch Transformer's auxiliary loss ``N · Σ_i f_i · P_i``.
 
@@ -63,9 +79,9 @@ def load_balancing_loss(probs: torch.Tensor, expert_ids: torch.Tensor, num_exper
     """
     if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] != num_experts or not probs.is_floating_point():
         raise ValueError(f"probs must be float router probabilities (tokens, {num_experts}), got {probs.dtype} {tuple(probs.shape)}")
-    if expert_ids.numel() == 0 or expert_ids.is_floating_point() or bool(((expert_ids < 0) | (expert_ids >= num_experts)).any()):
+    if expert_ids.numel() == 0 or expert_ids.is_floating_point() or outside(expert_ids, 0, num_experts):
         raise ValueError(f"expert_ids must be integer ids in [0, {num_experts}), at least one")
-    counts = torch.bincount(expert_ids.reshape(-1), minlength=num_experts).to(probs.dtype)
+    counts = _expert_counts(expert_ids.reshape(-1), num_experts).to(probs.dtype)
     f = counts / counts.sum()
     p = probs.mean(dim=0)
     return num_experts * (f * p).sum()
@@ -114,10 +130,11 @@ class MoEFeedForward(nn.Module):
         # sort the N·k assignments by expert (stable: in token order within an expert), then cut
         flat = expert_ids.reshape(-1)
         order = torch.argsort(flat, stable=True)
-        counts = torch.bincount(flat, minlength=self.num_experts)
+        counts = _expert_counts(flat, self.num_experts)
         token_of, slot_of = order // self.top_k, order % self.top_k
+        sizes = _batch_sizes(counts, flat.numel())  # one host sync: every expert's batch size
         kept, start = 0, 0
-        for expert, n in zip(self.experts, counts.tolist()):  # one host sync: every expert's batch size
+        for expert, n in zip(self.experts, sizes):
             token_idx, slot = token_of[start:start + n], slot_of[start:start + n]  # assignments to it
             start += n
             if capacity is not None and n > capacity:

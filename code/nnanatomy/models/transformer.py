@@ -138,7 +138,7 @@ def _check_not_fully_masked(batch: int, t_q: int, t_k: int, attn_mask: torch.Ten
                              f"got {getattr(mask, 'dtype', type(mask).__name__)} {tuple(getattr(mask, 'shape', ()))}")
         expanded = mask[None] if name == "attn_mask" else mask[:, None, :]
         blocked = expanded if blocked is None else blocked | expanded
-    if blocked is not None and bool(blocked.all(-1).any()):
+    if blocked is not None and not blocked.is_meta and bool(blocked.all(-1).any()):  # meta: shapes only, no values
         raise ValueError("a query has every key masked (is a whole sequence padding?): attention over no keys is undefined "
                          "(its softmax is NaN); give every sequence at least one real token")
 

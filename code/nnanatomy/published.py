@@ -1,0 +1,111 @@
+"""Published weights, for readers who are online (the optional cells of the chapters).
+
+Nothing in the book's executed path calls the network: CI and the site build run offline, and the
+optional cells that call :func:`fetch` are marked and skipped there. What happens after a download
+is tested offline: :func:`load_gpt2` reads a folder in the layout of the Hugging Face Hub, which
+the tests write themselves from random weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import torch
+
+from ._checks import check_str
+from .data.bpe import BytePairTokenizer
+from .models.gpt import GPT, from_hf_gpt2
+
+__all__ = ["GPT2_REPOS", "HUB", "OfflineError", "fetch", "gpt2", "load_gpt2"]
+
+#: where the Hugging Face Hub serves a repository's files
+HUB = "https://huggingface.co/{repo}/resolve/main/{file}"
+
+#: GPT-2's sizes → the repositories of OpenAI's published weights on the Hub
+GPT2_REPOS = {"124M": "openai-community/gpt2", "355M": "openai-community/gpt2-medium",
+              "774M": "openai-community/gpt2-large", "1558M": "openai-community/gpt2-xl"}
+
+_GPT2_FILES = ("config.json", "vocab.json", "merges.txt")
+
+
+class OfflineError(RuntimeError):
+    """A download failed (no network, or the server refused): the optional cell says so and stops."""
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("NNANATOMY_CACHE", Path.home() / ".cache" / "nnanatomy"))
+
+
+def fetch(repo: str, files: tuple[str, ...], folder: str | Path | None = None, url: str = HUB, timeout: float = 30.0) -> Path:
+    """Download ``files`` of the Hub repository ``repo`` into ``folder`` (default
+    ``~/.cache/nnanatomy/<repo>``, or ``$NNANATOMY_CACHE``) unless they are already there, and
+    return the folder. Each file is written under a temporary name and renamed when complete, so
+    an interrupted download leaves no half file. Raises :class:`OfflineError` when a file cannot
+    be downloaded."""
+    repo = check_str("repo", repo)
+    if not isinstance(files, tuple) or not files or not all(isinstance(f, str) and f and "/" not in f for f in files):
+        raise ValueError("files must be a non-empty tuple of file names")
+    target = Path(folder) if folder is not None else _cache_root() / repo
+    target.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        path = target / name
+        if path.exists():
+            continue
+        address = url.format(repo=repo, file=name)
+        handle, partial = tempfile.mkstemp(dir=target, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(address, timeout=timeout) as response:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+            os.replace(partial, path)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise OfflineError(f"could not download {address} ({exc}); this optional step needs a network "
+                               f"(for example Colab). Nothing else in the chapter depends on it.") from exc
+        finally:
+            if os.path.exists(partial):
+                os.remove(partial)
+    return target
+
+
+def load_gpt2(folder: str | Path) -> tuple[GPT, BytePairTokenizer]:
+    """GPT-2 from a folder in the Hub's layout: ``config.json``, ``vocab.json``, ``merges.txt``
+    and the weights as ``model.safetensors`` (needs the ``safetensors`` package) or
+    ``pytorch_model.bin``. Returns the chapter's :class:`~nnanatomy.models.GPT` with the weights
+    (eval mode, float32) and GPT-2's tokenizer."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder {str(folder)!r} does not exist")
+    missing = [f for f in _GPT2_FILES if not (folder / f).exists()]
+    if missing:
+        raise ValueError(f"folder {str(folder)!r} lacks {missing}")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if (folder / "model.safetensors").exists():
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ImportError("reading model.safetensors needs the safetensors package (pip install safetensors)") from exc
+        state = load_file(str(folder / "model.safetensors"))
+    elif (folder / "pytorch_model.bin").exists():
+        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    else:
+        raise ValueError(f"folder {str(folder)!r} has neither model.safetensors nor pytorch_model.bin")
+    model = from_hf_gpt2({k: v.float() for k, v in state.items()}, config)
+    encoder = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    merges = (folder / "merges.txt").read_text(encoding="utf-8").splitlines()
+    return model, BytePairTokenizer.from_gpt2(encoder, merges)
+
+
+def gpt2(size: str = "124M", folder: str | Path | None = None) -> tuple[GPT, BytePairTokenizer]:
+    """Download (once) OpenAI's published GPT-2 of ``size`` and load it into the chapter's GPT.
+    124M is about 550 MB."""
+    if size not in GPT2_REPOS:
+        raise ValueError(f"size must be one of {sorted(GPT2_REPOS)}, got {size!r}")
+    import importlib.util
+
+    weights = "model.safetensors" if importlib.util.find_spec("safetensors") else "pytorch_model.bin"
+    return load_gpt2(fetch(GPT2_REPOS[size], (*_GPT2_FILES, weights), folder))
