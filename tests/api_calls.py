@@ -856,6 +856,7 @@ NOT_PROBED.update({
     "explore.counting.register_counter": "a decorator factory taking module types (*args): probed through count_macs and tests/test_explore_lens.py",
     "judge.train_digit_judge": "trains a classifier for seconds (30 epochs); its arguments are checked in tests/test_unet_diffusion_dit.py",
     "plots.show_compact": "displays a figure through IPython (needs a notebook front end)",
+    "published.OfflineError": "an exception class (raised by fetch, tested in tests/test_published.py)",
     "published.gpt2": "downloads GPT-2 (550 MB) from the Hub: fetch and load_gpt2, which it chains, are probed offline",
 })
 

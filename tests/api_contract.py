@@ -444,10 +444,15 @@ def probe_all(names: list[str] | None = None) -> tuple[list[Case], dict[str, str
     with tempfile.TemporaryDirectory(prefix="nnanatomy-probe-") as scratch:
         os.chdir(scratch)
         try:
-            for name in names or list(CALLS):
+            for number, name in enumerate(names or list(CALLS)):
                 if name not in api:
                     cases.append(Case(name, "-", "lookup", "fixture", "not a public callable (renamed or removed?)"))
                     continue
+                # each callable in a folder of its own: what one writes (fetch("no-such-option") makes a
+                # folder) cannot change how the next behaves
+                folder = os.path.join(scratch, str(number))
+                os.makedirs(folder)
+                os.chdir(folder)
                 state = _global_rng()
                 cases.extend(probe(name, CALLS[name]))
                 torch.set_rng_state(state[0])

@@ -36,6 +36,11 @@ def check_int(name: str, value: object, minimum: int | None = None, maximum: int
     return int(value)
 
 
+class MissingFileError(FileNotFoundError, ValueError):
+    """A path argument that names no file: a FileNotFoundError, and a ValueError like every other
+    bad argument of the package."""
+
+
 def check_real(name: str, value: object, low: float | None = None, high: float | None = None, *,
                low_open: bool = False, high_open: bool = False, finite: bool = True) -> float:
     """``value`` as a float in the interval given (closed unless ``low_open``/``high_open``).

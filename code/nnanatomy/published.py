@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import check_str
+from ._checks import check_real, check_str
 from .data.bpe import BytePairTokenizer
 from .models.gpt import GPT, from_hf_gpt2
 
@@ -48,8 +48,16 @@ def fetch(repo: str, files: tuple[str, ...], folder: str | Path | None = None, u
     an interrupted download leaves no half file. Raises :class:`OfflineError` when a file cannot
     be downloaded."""
     repo = check_str("repo", repo)
+    if repo.count("/") != 1 or not all(repo.split("/")) or ".." in repo:
+        raise ValueError(f"repo must be 'owner/name', got {repo!r}")
     if not isinstance(files, tuple) or not files or not all(isinstance(f, str) and f and "/" not in f for f in files):
         raise ValueError("files must be a non-empty tuple of file names")
+    if folder is not None and not isinstance(folder, (str, Path)):
+        raise TypeError(f"folder must be a str, a Path or None, got {type(folder).__name__}")
+    url = check_str("url", url)
+    if "{repo}" not in url or "{file}" not in url:
+        raise ValueError(f"url must contain {{repo}} and {{file}}, got {url!r}")
+    timeout = check_real("timeout", timeout, 0.0, 3600.0, low_open=True)
     target = Path(folder) if folder is not None else _cache_root() / repo
     target.mkdir(parents=True, exist_ok=True)
     for name in files:
@@ -77,6 +85,8 @@ def load_gpt2(folder: str | Path) -> tuple[GPT, BytePairTokenizer]:
     and the weights as ``model.safetensors`` (needs the ``safetensors`` package) or
     ``pytorch_model.bin``. Returns the chapter's :class:`~nnanatomy.models.GPT` with the weights
     (eval mode, float32) and GPT-2's tokenizer."""
+    if not isinstance(folder, (str, Path)):
+        raise TypeError(f"folder must be a str or a Path, got {type(folder).__name__}")
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"folder {str(folder)!r} does not exist")

@@ -26,7 +26,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from ._checks import check_device, check_int, check_real
+from ._checks import MissingFileError, check_device, check_int, check_real
 from .runtime import move_to
 
 __all__ = ["EMA", "History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
@@ -758,7 +758,7 @@ def load_checkpoint(
         map_location = _checked_device(map_location)
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no checkpoint at {path!r}")
+        raise MissingFileError(f"no checkpoint at {path!r}")
     payload = _read_checkpoint(path, map_location)
     _check_state_fits(payload["model"], model, strict)
     if optimizer is not None:

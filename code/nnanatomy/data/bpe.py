@@ -58,6 +58,10 @@ class BytePairTokenizer:
             raise TypeError("vocab must be a sequence of non-empty bytes objects, one per token id")
         if not isinstance(pattern, str):
             raise TypeError(f"pattern must be a str (a regular expression), got {type(pattern).__name__}")
+        if not isinstance(merges, Sequence):
+            raise TypeError(f"merges must be a sequence of (left id, right id, merged id), got {type(merges).__name__}")
+        if special is not None and not isinstance(special, dict):
+            raise TypeError(f"special must be a dict (token text → id) or None, got {type(special).__name__}")
         self.vocab = list(vocab)
         singles = {b[0]: i for i, b in enumerate(self.vocab) if len(b) == 1}
         if len(singles) != 256:
@@ -93,6 +97,8 @@ class BytePairTokenizer:
             raise ValueError("text must be a non-empty str")
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or not 256 <= vocab_size <= 1_000_000:
             raise ValueError(f"vocab_size must be an int in [256, 1000000] (256 byte tokens + merges), got {vocab_size!r}")
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern must be a str (a regular expression), got {type(pattern).__name__}")
         vocab = [bytes([b]) for b in range(256)]
         chunks = Counter(chunk.encode("utf-8") for chunk in re.findall(pattern, text))
         words = [[list(chunk), count] for chunk, count in chunks.items()]  # token ids of each distinct chunk
@@ -151,6 +157,8 @@ class BytePairTokenizer:
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """The bytes the tokens stand for."""
+        if not isinstance(ids, Iterable) or isinstance(ids, (str, bytes)):
+            raise TypeError(f"ids must be an iterable of token ids, got {type(ids).__name__}")
         out = []
         for i in ids:
             if isinstance(i, bool) or not hasattr(i, "__index__") or not 0 <= int(i) < len(self.vocab):
@@ -180,6 +188,8 @@ class BytePairTokenizer:
         (a ``#version`` header line is skipped). Token ids are GPT-2's."""
         if not isinstance(encoder, dict) or not encoder:
             raise TypeError("encoder must be the dict of encoder.json (token string → id)")
+        if not isinstance(merges, Sequence) or isinstance(merges, str):
+            raise TypeError(f"merges must be the list of lines of merges.txt, got {type(merges).__name__}")
         if not all(isinstance(t, str) and isinstance(i, int) and not isinstance(i, bool) for t, i in encoder.items()):
             raise TypeError("encoder must map token strings to int ids")
         if sorted(encoder.values()) != list(range(len(encoder))):
