@@ -19,7 +19,8 @@ from api_contract import Call
 from nnanatomy import (data, display, distributed, exercises, experiments, explore, judge, models, plots, plots_reverbnet,
                        published, runtime, scratch, separation, speech, train)
 from nnanatomy.data import bpe
-from nnanatomy.models import bestrq, conformer, diffusion, dit, gpt, hubert, lab, moe, ngram, pretrained, reverbnet, transformer, unet, uvr5
+from nnanatomy.models import (bestrq, conformer, diffusion, dit, gpt, hubert, lab, moe, ngram, pretrained, resnet, reverbnet, transformer,
+                              unet, uvr5)
 
 C = Call
 T = torch.tensor
@@ -483,6 +484,12 @@ CALLS.update({
     "models.gpt.DecoderBlock.forward": lambda: C(gpt.DecoderBlock(_gpt().config).forward, (_randn(1, 3, 16),), nan_ok=("x",)),
     "models.gpt.FeedForward": lambda: C(gpt.FeedForward, (_gpt().config,)),
     "models.gpt.FeedForward.forward": lambda: C(gpt.FeedForward(_gpt().config).forward, (_randn(1, 3, 16),), nan_ok=("x",)),
+    "models.resnet.ResNet": lambda: C(models.ResNet, ((1, 1, 1, 1), 5)),
+    "models.resnet.ResNet.forward": lambda: C(models.ResNet((1, 1, 1, 1), 5).eval().forward, (_randn(1, 3, 32, 32),), nan_ok=("x",)),
+    "models.resnet.BasicBlock": lambda: C(resnet.BasicBlock, (4, 8, 2)),
+    "models.resnet.BasicBlock.forward": lambda: C(resnet.BasicBlock(4, 8, 2).eval().forward, (_randn(1, 4, 8, 8),), nan_ok=("x",)),
+    "models.resnet.resnet18": lambda: C(models.resnet18, (3,)),
+    "models.resnet.resnet34": lambda: C(models.resnet34, (3,)),
     "models.gpt.GPTConfig.gpt2": lambda: C(models.GPTConfig.gpt2, ("124M",), {"num_layers": 1, "d_model": 16, "num_heads": 2,
                                                                           "vocab_size": 11, "max_seq_len": 16}),
     "models.gpt.config_from_hf_gpt2": lambda: C(gpt.config_from_hf_gpt2, (_HF_GPT2_CONFIG,)),

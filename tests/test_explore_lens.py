@@ -271,6 +271,20 @@ def test_theoretical_and_measured_time():
         s.theoretical_seconds(0)
 
 
+def test_measured_time_sums_leaf_rows_only():
+    # an attention module has a row of its own (its score products) whose time includes its
+    # children's: summing every row would count the projections twice
+    from nnanatomy.models.transformer import MultiHeadAttention
+
+    attention = MultiHeadAttention(32, 4)
+    x = torch.randn(2, 10, 32)
+    s = explore.summary(attention, x, x, timing=True)
+    container = [r for r in s.rows if not r.leaf]
+    assert container and container[0].name == "MultiHeadAttention"
+    assert s.measured_seconds == pytest.approx(sum(r.seconds for r in s.rows if r.leaf))
+    assert s.measured_seconds < sum(r.seconds for r in s.rows)
+
+
 def test_a_model_that_rejects_the_input_names_the_failing_layer():
     model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(5, 2))
     with pytest.raises(ValueError, match=r"failed in layer '2' \(Linear\)"):

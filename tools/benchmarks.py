@@ -5,7 +5,10 @@
 - ``explore.summary`` of the published-width separation network (chapter 12, 31.6 M parameters)
   on one 512-frame window at n_fft = 2048: target ≤ 3 s on a 2-core CPU. It runs on the
   ``meta`` device — shapes only — because one real forward pass of that window costs about
-  0.9 TFLOP (≈ 13 s on the same CPU).
+  0.9 TFLOP (≈ 13 s on the same CPU). Issue target for the lens: ≤ 1 s.
+- ``explore.summary`` of GPT-2 124M (the book's GPT with ``GPTConfig.gpt2()``) at 1,024 tokens on
+  ``meta``: target ≤ 3 s (one real forward pass is about 0.3 TFLOP).
+- ``explore.summary`` of ResNet-18 at 224×224 on ``meta``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import torch
 from course import ROOT
 
 sys.path.insert(0, str(ROOT / "code"))
-from nnanatomy import explore  # noqa: E402
+from nnanatomy import explore, models  # noqa: E402
 from nnanatomy.models.uvr5 import CascadedASPPNet  # noqa: E402
 
 
@@ -38,8 +41,23 @@ def main() -> int:
     seconds = best_of(lambda: explore.summary(model, window, device="meta"))
     s = explore.summary(model, window, device="meta")
     print(f"summary of the published separation network (meta, one 512-frame window): {seconds:.2f} s "
-          f"(target ≤ 3 s) — {s.total_params:,} parameters, {s.total_flops / 1e9:.0f} GFLOPs, "
+          f"(target ≤ 1 s) — {s.total_params:,} parameters, {s.total_flops / 1e9:.0f} GFLOPs, "
           f"{explore.format_bytes(s.activation_bytes)} of activations")
+
+    with torch.device("meta"):  # built on meta too: no 0.5 GB of weights to initialise
+        gpt2 = models.GPT(models.GPTConfig.gpt2())
+    tokens = torch.zeros(1, 1024, dtype=torch.long)
+    seconds = best_of(lambda: explore.summary(gpt2, tokens, device="meta"))
+    s = explore.summary(gpt2, tokens, device="meta")
+    print(f"summary of GPT-2 124M (meta, 1,024 tokens): {seconds:.2f} s (target ≤ 3 s) — {s.total_params:,} parameters, "
+          f"{s.total_flops / 1e9:.0f} GFLOPs")
+
+    resnet = models.resnet18()
+    image = torch.zeros(1, 3, 224, 224)
+    seconds = best_of(lambda: explore.summary(resnet, image, device="meta"))
+    s = explore.summary(resnet, image, device="meta")
+    print(f"summary of ResNet-18 (meta, one 224×224 image): {seconds:.2f} s — {s.total_params:,} parameters, "
+          f"{s.total_macs / 1e9:.3f} GMACs (the '1.8 GFLOPs' usually quoted)")
     return 0
 
 

@@ -123,6 +123,7 @@ class LayerRow:
     macs: int | None  # None only in rows merged from a table that had unknown counts
     activation_bytes: int  # memory of the output tensor(s)
     seconds: float | None = None  # measured forward time of this call (summary(..., timing=True))
+    leaf: bool = True  # False for a module with children (its time includes theirs)
 
     @property
     def flops(self) -> int | None:
@@ -205,7 +206,9 @@ class Summary:
 
     @property
     def measured_seconds(self) -> float | None:
-        timed = [r.seconds for r in self.rows if r.seconds is not None]
+        """The forward time of the leaf layers, summed: a container's row (attention) includes its
+        children's time, so adding it too would count them twice."""
+        timed = [r.seconds for r in self.rows if r.seconds is not None and r.leaf]
         return sum(timed) if timed else None
 
     @property
@@ -386,6 +389,7 @@ def summary(model: nn.Module, *example_inputs: Any, device: torch.device | str |
                 trainable=sum(p.numel() for p in fresh if p.requires_grad),
                 macs=macs,
                 activation_bytes=sum(t.numel() * t.element_size() for t in _tensors(output)),
+                leaf=is_leaf,
             )
         )
 

@@ -7,14 +7,15 @@ from .dit import DiT, DiTConfig
 from .gpt import GPT, GPTConfig
 from .mlp import MLP, MLPConfig
 from .moe import MoEFeedForward, TopKRouter, load_balancing_loss
+from .resnet import ResNet, resnet18, resnet34
 from .rnn import CELLS, CharRNN, CharRNNConfig, SequenceRegressor, SequenceRegressorConfig
 from .transformer import Transformer, TransformerConfig
 from .unet import UNet, UNetConfig
 from .. import _guard
-from . import cnn, deep, dit, gpt, hubert, mlp, moe, ngram, reverbnet, rnn, transformer, unet
+from . import cnn, deep, dit, gpt, hubert, mlp, moe, ngram, resnet, reverbnet, rnn, transformer, unet
 
-_guard.install(bestrq, cnn, conformer, deep, diffusion, dit, gpt, hubert, lab, mlp, moe, ngram, reverbnet, rnn, transformer, unet,
-               uvr5)
+_guard.install(bestrq, cnn, conformer, deep, diffusion, dit, gpt, hubert, lab, mlp, moe, ngram, resnet, reverbnet, rnn, transformer,
+               unet, uvr5)
 
 __all__ = [
     "CELLS",
@@ -31,6 +32,7 @@ __all__ = [
     "MLP",
     "MLPConfig",
     "MoEFeedForward",
+    "ResNet",
     "SequenceRegressor",
     "SequenceRegressorConfig",
     "TopKRouter",
@@ -38,6 +40,8 @@ __all__ = [
     "TransformerConfig",
     "UNet",
     "UNetConfig",
+    "resnet18",
+    "resnet34",
     "bestrq",
     "conformer",
     "diffusion",
