@@ -79,6 +79,24 @@ def _gpt2_folder() -> str:
     return str(folder)
 
 
+_HF_HUBERT_CONFIG = {"conv_dim": [8, 8], "conv_kernel": [10, 3], "conv_stride": [5, 2], "hidden_size": 16, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "intermediate_size": 32, "num_conv_pos_embeddings": 4, "num_conv_pos_embedding_groups": 2}
+
+
+def _tiny_published_hubert_config() -> hubert.PublishedHuBERTConfig:
+    return hubert.published_config_from_hf(_HF_HUBERT_CONFIG)
+
+
+def _hf_hubert_state() -> dict:
+    """A tiny HuBERT state dict under Hugging Face's names."""
+    torch.manual_seed(0)
+    config = _tiny_published_hubert_config()
+    ours = dict(hubert.PublishedHuBERT(config).named_parameters())
+    names = {**hubert._hf_hubert_names(config), "pos_conv.weight_g": "encoder.pos_conv_embed.conv.weight_g",
+             "pos_conv.weight_v": "encoder.pos_conv_embed.conv.weight_v"}
+    return {hf: ours[name].detach().clone() for name, hf in names.items()}
+
+
 _HF_GPT2_CONFIG = {"vocab_size": 11, "n_positions": 16, "n_embd": 16, "n_layer": 1, "n_head": 2}
 
 
@@ -484,6 +502,23 @@ CALLS.update({
     "models.gpt.DecoderBlock.forward": lambda: C(gpt.DecoderBlock(_gpt().config).forward, (_randn(1, 3, 16),), nan_ok=("x",)),
     "models.gpt.FeedForward": lambda: C(gpt.FeedForward, (_gpt().config,)),
     "models.gpt.FeedForward.forward": lambda: C(gpt.FeedForward(_gpt().config).forward, (_randn(1, 3, 16),), nan_ok=("x",)),
+    "models.hubert.PublishedHuBERTConfig": lambda: C(hubert.PublishedHuBERTConfig, (((8, 10, 5), (8, 3, 2)),),
+                                                    {"hidden": 16, "num_layers": 1, "num_heads": 2, "ffn_hidden": 32,
+                                                     "pos_conv_kernel": 4, "pos_conv_groups": 2}),
+    "models.hubert.PublishedHuBERT": lambda: C(hubert.PublishedHuBERT, (_tiny_published_hubert_config(),)),
+    "models.hubert.PublishedHuBERT.forward": lambda: C(hubert.PublishedHuBERT(_tiny_published_hubert_config()).forward, (_randn(1, 200),),
+                                                      nan_ok=("waveform",)),
+    "models.hubert.WaveformFeatureEncoder": lambda: C(hubert.WaveformFeatureEncoder, (_tiny_published_hubert_config(),)),
+    "models.hubert.WaveformFeatureEncoder.forward": lambda: C(hubert.WaveformFeatureEncoder(_tiny_published_hubert_config()).forward,
+                                                             (_randn(1, 200),), nan_ok=("waveform",)),
+    "models.hubert.ConvPositionalEmbedding": lambda: C(hubert.ConvPositionalEmbedding, (_tiny_published_hubert_config(),)),
+    "models.hubert.ConvPositionalEmbedding.forward": lambda: C(hubert.ConvPositionalEmbedding(_tiny_published_hubert_config()).forward,
+                                                              (_randn(1, 9, 16),), nan_ok=("x",)),
+    "models.hubert.PublishedEncoderLayer": lambda: C(hubert.PublishedEncoderLayer, (_tiny_published_hubert_config(),)),
+    "models.hubert.PublishedEncoderLayer.forward": lambda: C(hubert.PublishedEncoderLayer(_tiny_published_hubert_config()).forward,
+                                                            (_randn(1, 9, 16),), nan_ok=("x",)),
+    "models.hubert.published_config_from_hf": lambda: C(hubert.published_config_from_hf, (_HF_HUBERT_CONFIG,)),
+    "models.hubert.from_hf_hubert": lambda: C(hubert.from_hf_hubert, (_hf_hubert_state(), _HF_HUBERT_CONFIG)),
     "models.resnet.ResNet": lambda: C(models.ResNet, ((1, 1, 1, 1), 5)),
     "models.resnet.ResNet.forward": lambda: C(models.ResNet((1, 1, 1, 1), 5).eval().forward, (_randn(1, 3, 32, 32),), nan_ok=("x",)),
     "models.resnet.BasicBlock": lambda: C(resnet.BasicBlock, (4, 8, 2)),

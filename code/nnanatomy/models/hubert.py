@@ -16,19 +16,21 @@ temperature τ = 0.1, as in the paper.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_bool, check_real, outside
+from .._checks import check_bool, check_int, check_real, outside
 
 from .bestrq import span_mask
 from .conformer import ConvSubsampling, padding_from_lengths
 from .transformer import EncoderLayer, TransformerConfig
 
-__all__ = ["HuBERT", "HuBERTConfig", "HuBERTEncoder"]
+__all__ = ["ConvPositionalEmbedding", "HuBERT", "HuBERTConfig", "HuBERTEncoder", "PublishedEncoderLayer", "PublishedHuBERT",
+           "PublishedHuBERTConfig", "WaveformFeatureEncoder", "from_hf_hubert", "published_config_from_hf"]
 
 
 @dataclass
@@ -160,3 +162,254 @@ class HuBERT(nn.Module):
         per_frame = F.cross_entropy(logits.transpose(1, 2), targets.clamp_min(0), reduction="none")  # (B, T')
         loss = torch.where(selected, per_frame, 0.0).sum() / selected.sum().clamp_min(1)
         return loss, {"logits": logits, "selected": selected, "mask": mask}
+
+
+# ---------------------------------------------------------------------------------------------
+# HuBERT as published: the waveform model of Hsu et al. (2021), and Hugging Face's weights
+
+
+@dataclass
+class PublishedHuBERTConfig:
+    """The published HuBERT's hyper-parameters; the defaults are BASE (Hsu et al., 2021, Table 1).
+
+    ``conv_layers`` are the waveform CNN's (channels, kernel, stride): seven convolutions that
+    turn 16 kHz samples into one 768-wide frame every 20 ms (a stride of 320 samples). BASE
+    normalises the first convolution with a GroupNorm of one group per channel
+    (``feature_norm="group"``); LARGE puts a LayerNorm after every convolution (``"layer"``) and
+    uses pre-LN Transformer layers (``pre_norm=True``).
+    """
+
+    conv_layers: tuple[tuple[int, int, int], ...] = ((512, 10, 5),) + ((512, 3, 2),) * 4 + ((512, 2, 2),) * 2
+    conv_bias: bool = False
+    feature_norm: str = "group"
+    hidden: int = 768
+    num_layers: int = 12
+    num_heads: int = 12
+    ffn_hidden: int = 3072
+    pos_conv_kernel: int = 128
+    pos_conv_groups: int = 16
+    layer_norm_eps: float = 1e-5
+    pre_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.conv_layers, tuple) or not self.conv_layers or not all(
+                isinstance(c, tuple) and len(c) == 3 and all(isinstance(v, int) and v >= 1 for v in c) for c in self.conv_layers):
+            raise ValueError("conv_layers must be a non-empty tuple of (channels, kernel, stride) positive ints")
+        for name in ("hidden", "num_layers", "num_heads", "ffn_hidden", "pos_conv_kernel", "pos_conv_groups"):
+            check_int(f"PublishedHuBERTConfig.{name}", getattr(self, name), 1)
+        if self.feature_norm not in ("group", "layer"):
+            raise ValueError(f"feature_norm must be 'group' or 'layer', got {self.feature_norm!r}")
+        if self.hidden % self.num_heads or self.hidden % self.pos_conv_groups:
+            raise ValueError(f"hidden {self.hidden} must be divisible by num_heads and by pos_conv_groups")
+        check_bool("PublishedHuBERTConfig.conv_bias", self.conv_bias)
+        check_bool("PublishedHuBERTConfig.pre_norm", self.pre_norm)
+        check_real("PublishedHuBERTConfig.layer_norm_eps", self.layer_norm_eps, 0.0, 1.0, low_open=True)
+
+    @property
+    def receptive_field(self) -> int:
+        """Samples one frame of the CNN sees (400 for BASE: 25 ms at 16 kHz)."""
+        field, jump = 1, 1
+        for _, kernel, stride in self.conv_layers:
+            field += (kernel - 1) * jump
+            jump *= stride
+        return field
+
+    @property
+    def stride(self) -> int:
+        """Samples between frames (320 for BASE: 20 ms at 16 kHz)."""
+        return math.prod(stride for _, _, stride in self.conv_layers)
+
+
+class WaveformFeatureEncoder(nn.Module):
+    """The CNN front end: ``(B, N)`` samples → ``(B, C, T)`` frames, each convolution followed by
+    GELU (and its normalisation: GroupNorm on the first only, or LayerNorm on every one)."""
+
+    def __init__(self, config: PublishedHuBERTConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        in_channels = 1
+        for i, (channels, kernel, stride) in enumerate(config.conv_layers):
+            self.layers.append(nn.Conv1d(in_channels, channels, kernel, stride, bias=config.conv_bias))
+            if config.feature_norm == "layer":
+                self.norms.append(nn.LayerNorm(channels, eps=config.layer_norm_eps))
+            elif i == 0:
+                self.norms.append(nn.GroupNorm(channels, channels, eps=config.layer_norm_eps))
+            in_channels = channels
+        self.layer_norm = config.feature_norm == "layer"
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        x = waveform[:, None]  # (B, 1, N)
+        for i, conv in enumerate(self.layers):
+            x = conv(x)
+            if self.layer_norm:
+                x = self.norms[i](x.transpose(1, 2)).transpose(1, 2)
+            elif i == 0:
+                x = self.norms[0](x)
+            x = F.gelu(x)
+        return x  # (B, C, T)
+
+
+class ConvPositionalEmbedding(nn.Module):
+    """A grouped convolution over time whose output is added to the frames: HuBERT's (and
+    wav2vec 2.0's) relative positional information. The kernel is weight-normalised over its time
+    axis: ``weight = g · v / ‖v‖`` with one ``g`` per kernel position, the norm over the other axes."""
+
+    def __init__(self, config: PublishedHuBERTConfig) -> None:
+        super().__init__()
+        k, groups, d = config.pos_conv_kernel, config.pos_conv_groups, config.hidden
+        self.kernel, self.groups = k, groups
+        self.weight_v = nn.Parameter(torch.randn(d, d // groups, k) / math.sqrt(d // groups * k))
+        self.weight_g = nn.Parameter(self.weight_v.detach().norm(dim=(0, 1), keepdim=True))  # (1, 1, k)
+        self.bias = nn.Parameter(torch.zeros(d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.weight_g * self.weight_v / self.weight_v.norm(dim=(0, 1), keepdim=True)
+        y = F.conv1d(x.transpose(1, 2), weight, self.bias, padding=self.kernel // 2, groups=self.groups)
+        if self.kernel % 2 == 0:
+            y = y[..., :-1]  # an even kernel with "same" padding makes one frame too many
+        return F.gelu(y).transpose(1, 2)  # (B, T, d)
+
+
+class PublishedEncoderLayer(nn.Module):
+    """Self-attention and a GELU feed-forward, each in a residual; LayerNorm after (BASE) or
+    before (LARGE, ``pre_norm``)."""
+
+    def __init__(self, config: PublishedHuBERTConfig) -> None:
+        super().__init__()
+        from .transformer import MultiHeadAttention
+
+        self.self_attn = MultiHeadAttention(config.hidden, config.num_heads)
+        self.norm1 = nn.LayerNorm(config.hidden, eps=config.layer_norm_eps)
+        self.up = nn.Linear(config.hidden, config.ffn_hidden)
+        self.down = nn.Linear(config.ffn_hidden, config.hidden)
+        self.norm2 = nn.LayerNorm(config.hidden, eps=config.layer_norm_eps)
+        self.pre_norm = config.pre_norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pre_norm:
+            h = self.norm1(x)
+            x = x + self.self_attn(h, h)[0]
+            return x + self.down(F.gelu(self.up(self.norm2(x))))
+        x = self.norm1(x + self.self_attn(x, x)[0])
+        return self.norm2(x + self.down(F.gelu(self.up(x))))
+
+
+class PublishedHuBERT(nn.Module):
+    """The published HuBERT encoder: 16 kHz waveform ``(B, N)`` → last hidden states
+    ``(B, T, hidden)``, one frame per 20 ms (inference: no masking, no dropout).
+
+    waveform CNN → LayerNorm → Linear to ``hidden`` → + convolutional positions → LayerNorm
+    (post-norm BASE; pre-norm LARGE normalises at the end instead) → Transformer layers.
+    """
+
+    def __init__(self, config: PublishedHuBERTConfig | None = None) -> None:
+        super().__init__()
+        config = PublishedHuBERTConfig() if config is None else config
+        if not isinstance(config, PublishedHuBERTConfig):
+            raise TypeError(f"config must be a PublishedHuBERTConfig, got {type(config).__name__}")
+        self.config = config
+        channels = config.conv_layers[-1][0]
+        self.feature_encoder = WaveformFeatureEncoder(config)
+        self.feature_norm = nn.LayerNorm(channels, eps=config.layer_norm_eps)
+        self.feature_projection = nn.Linear(channels, config.hidden)
+        self.pos_conv = ConvPositionalEmbedding(config)
+        self.norm = nn.LayerNorm(config.hidden, eps=config.layer_norm_eps)
+        self.layers = nn.ModuleList(PublishedEncoderLayer(config) for _ in range(config.num_layers))
+        # pre-training replaces masked frames by this vector (as chapter 08b's HuBERT does); unused here
+        self.mask_embedding = nn.Parameter(torch.zeros(config.hidden))
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        if not isinstance(waveform, torch.Tensor) or waveform.ndim != 2 or not waveform.is_floating_point():
+            raise ValueError(f"waveform must be a float tensor (B, N), got {getattr(waveform, 'dtype', type(waveform).__name__)} "
+                             f"{tuple(getattr(waveform, 'shape', ()))}")
+        if waveform.shape[1] < self.config.receptive_field:
+            raise ValueError(f"waveform needs at least {self.config.receptive_field} samples (one frame), got {waveform.shape[1]}")
+        frames = self.feature_encoder(waveform).transpose(1, 2)  # (B, T, C)
+        x = self.feature_projection(self.feature_norm(frames))  # (B, T, hidden)
+        x = x + self.pos_conv(x)
+        if not self.config.pre_norm:
+            x = self.norm(x)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x) if self.config.pre_norm else x
+
+
+def published_config_from_hf(hf_config: dict) -> PublishedHuBERTConfig:
+    """The :class:`PublishedHuBERTConfig` of a Hugging Face ``HubertConfig`` given as a dict."""
+    if not isinstance(hf_config, dict):
+        raise TypeError(f"hf_config must be a dict (HubertConfig.to_dict()), got {type(hf_config).__name__}")
+    needed = ("conv_dim", "conv_kernel", "conv_stride", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+    missing = [k for k in needed if k not in hf_config]
+    if missing:
+        raise ValueError(f"hf_config lacks {missing}: is it a HuBERT configuration?")
+    for key, expected in (("hidden_act", "gelu"), ("feat_extract_activation", "gelu")):
+        if hf_config.get(key, expected) != expected:
+            raise ValueError(f"hf_config's {key} is {hf_config[key]!r}; the published HuBERT uses {expected!r}")
+    if not hf_config.get("feat_proj_layer_norm", True):
+        raise ValueError("hf_config sets feat_proj_layer_norm=False, which this model does not implement")
+    if hf_config.get("conv_pos_batch_norm", False):
+        raise ValueError("hf_config sets conv_pos_batch_norm=True, which this model does not implement")
+    conv = tuple(zip(hf_config["conv_dim"], hf_config["conv_kernel"], hf_config["conv_stride"]))
+    return PublishedHuBERTConfig(
+        conv_layers=tuple(tuple(int(v) for v in c) for c in conv), conv_bias=bool(hf_config.get("conv_bias", False)),
+        feature_norm=hf_config.get("feat_extract_norm", "group"), hidden=hf_config["hidden_size"],
+        num_layers=hf_config["num_hidden_layers"], num_heads=hf_config["num_attention_heads"],
+        ffn_hidden=hf_config["intermediate_size"], pos_conv_kernel=hf_config.get("num_conv_pos_embeddings", 128),
+        pos_conv_groups=hf_config.get("num_conv_pos_embedding_groups", 16),
+        layer_norm_eps=float(hf_config.get("layer_norm_eps", 1e-5)), pre_norm=bool(hf_config.get("do_stable_layer_norm", False)))
+
+
+def _hf_hubert_names(config: PublishedHuBERTConfig) -> dict[str, str]:
+    """Our parameter name → Hugging Face's (``HubertModel``, without the ``hubert.`` prefix)."""
+    names = {"feature_norm.weight": "feature_projection.layer_norm.weight", "feature_norm.bias": "feature_projection.layer_norm.bias",
+             "feature_projection.weight": "feature_projection.projection.weight",
+             "feature_projection.bias": "feature_projection.projection.bias",
+             "pos_conv.bias": "encoder.pos_conv_embed.conv.bias", "mask_embedding": "masked_spec_embed",
+             "norm.weight": "encoder.layer_norm.weight", "norm.bias": "encoder.layer_norm.bias"}
+    for i in range(len(config.conv_layers)):
+        names[f"feature_encoder.layers.{i}.weight"] = f"feature_extractor.conv_layers.{i}.conv.weight"
+        if config.conv_bias:
+            names[f"feature_encoder.layers.{i}.bias"] = f"feature_extractor.conv_layers.{i}.conv.bias"
+        if config.feature_norm == "layer" or i == 0:
+            for p in ("weight", "bias"):
+                names[f"feature_encoder.norms.{i}.{p}"] = f"feature_extractor.conv_layers.{i}.layer_norm.{p}"
+    for i in range(config.num_layers):
+        ours, theirs = f"layers.{i}.", f"encoder.layers.{i}."
+        for a, b in (("self_attn.q_proj", "attention.q_proj"), ("self_attn.k_proj", "attention.k_proj"),
+                     ("self_attn.v_proj", "attention.v_proj"), ("self_attn.out_proj", "attention.out_proj"),
+                     ("norm1", "layer_norm"), ("up", "feed_forward.intermediate_dense"),
+                     ("down", "feed_forward.output_dense"), ("norm2", "final_layer_norm")):
+            for p in ("weight", "bias"):
+                names[ours + a + "." + p] = theirs + b + "." + p
+    return names
+
+
+def from_hf_hubert(state_dict: dict, hf_config: dict) -> PublishedHuBERT:
+    """Build :class:`PublishedHuBERT` from the state dict of Hugging Face's ``HubertModel`` (keys
+    with or without the ``hubert.`` prefix of the models with a head) and its config as a dict.
+    The weight-normalised positional convolution is read in either of PyTorch's layouts
+    (``weight_g``/``weight_v``, or ``parametrizations.weight.original0/1``). Weights of heads
+    (CTC, the pre-training projection) are ignored; a missing weight, or one of another shape, is
+    a ValueError naming it. Returned in eval mode."""
+    config = published_config_from_hf(hf_config)
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise TypeError("state_dict must be a dict of tensors (model.state_dict() or a loaded checkpoint)")
+    theirs = {k.removeprefix("hubert."): v for k, v in state_dict.items()}
+    base = "encoder.pos_conv_embed.conv."
+    for new, old in (("weight_g", "parametrizations.weight.original0"), ("weight_v", "parametrizations.weight.original1")):
+        if base + old in theirs:
+            theirs[base + new] = theirs.pop(base + old)
+    names = {**_hf_hubert_names(config), "pos_conv.weight_g": base + "weight_g", "pos_conv.weight_v": base + "weight_v"}
+    missing = sorted(hf for hf in names.values() if hf not in theirs)
+    if missing:
+        raise ValueError(f"state_dict lacks {len(missing)} HuBERT weights for this config, e.g. {missing[:3]}")
+    model = PublishedHuBERT(config)
+    ours = dict(model.named_parameters())
+    loaded = {}
+    for name, hf in names.items():
+        if theirs[hf].shape != ours[name].shape:
+            raise ValueError(f"{hf} has shape {tuple(theirs[hf].shape)}; this config needs {tuple(ours[name].shape)}")
+        loaded[name] = theirs[hf]
+    model.load_state_dict(loaded, strict=True)
+    return model.eval()
