@@ -97,6 +97,15 @@ def _hf_hubert_state() -> dict:
     return {hf: ours[name].detach().clone() for name, hf in names.items()}
 
 
+def _hubert_folder() -> str:
+    import json
+    import pathlib
+    folder = pathlib.Path(_scratch_folder())
+    torch.save(_hf_hubert_state(), folder / "pytorch_model.bin")
+    (folder / "config.json").write_text(json.dumps(_HF_HUBERT_CONFIG))
+    return str(folder)
+
+
 _HF_GPT2_CONFIG = {"vocab_size": 11, "n_positions": 16, "n_embd": 16, "n_layer": 1, "n_head": 2}
 
 
@@ -347,6 +356,9 @@ CALLS: dict[str, Any] = {
     "published.fetch": lambda: C(published.fetch, ("local/repo", ("file.txt",)), {"folder": _scratch_folder(),
                                                                                  "url": _local_hub(), "timeout": 5.0}),
     "published.load_gpt2": lambda: C(published.load_gpt2, (_gpt2_folder(),)),
+    "published.load_hubert": lambda: C(published.load_hubert, (_hubert_folder(),)),
+    "speech.waveform_layer_features": lambda: C(speech.waveform_layer_features,
+                                                (hubert.PublishedHuBERT(_tiny_published_hubert_config()), _corpus()[:1], 0)),
     "data.text.CharVocab": lambda: C(data.CharVocab, (("a", "b", " "),)),
     "data.text.CharVocab.encode": lambda: C(data.CharVocab(("a", "b", " ")).encode, ("ab ba",)),
     "data.text.CharVocab.decode": lambda: C(data.CharVocab(("a", "b", " ")).decode, (np.array([0, 1, 2]),)),
@@ -899,6 +911,7 @@ NOT_PROBED.update({
     "judge.train_digit_judge": "trains a classifier for seconds (30 epochs); its arguments are checked in tests/test_unet_diffusion_dit.py",
     "plots.show_compact": "displays a figure through IPython (needs a notebook front end)",
     "published.OfflineError": "an exception class (raised by fetch, tested in tests/test_published.py)",
+    "published.hubert": "downloads HuBERT (380 MB) from the Hub: fetch and load_hubert, which it chains, are probed offline",
     "published.gpt2": "downloads GPT-2 (550 MB) from the Hub: fetch and load_gpt2, which it chains, are probed offline",
 })
 

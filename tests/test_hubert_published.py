@@ -84,3 +84,50 @@ def test_bad_configs_and_weights_are_named():
         model(torch.randn(1, 10))
     with pytest.raises(ValueError, match=r"waveform must be a float tensor \(B, N\)"):
         model(torch.randn(1, 1, 100))
+
+
+def _tiny():
+    config = PublishedHuBERTConfig(conv_layers=((8, 10, 5), (8, 3, 2)), hidden=16, num_layers=2, num_heads=2, ffn_hidden=32,
+                                   pos_conv_kernel=4, pos_conv_groups=2)
+    torch.manual_seed(0)
+    return PublishedHuBERT(config).eval()
+
+
+def test_return_layers_gives_every_layer_and_the_last_is_the_output():
+    model = _tiny()
+    wave = torch.randn(1, 800)
+    with torch.no_grad():
+        layers = model(wave, return_layers=True)
+        assert len(layers) == 2 and torch.equal(layers[-1], model(wave))
+
+
+def test_hub_folder_loads_and_frames_take_the_label_at_their_centre(tmp_path):
+    import json
+
+    from nnanatomy import data, published, speech
+    from nnanatomy.models.hubert import _hf_hubert_names
+
+    model = _tiny()
+    names = {**_hf_hubert_names(model.config), "pos_conv.weight_g": "encoder.pos_conv_embed.conv.weight_g",
+             "pos_conv.weight_v": "encoder.pos_conv_embed.conv.weight_v"}
+    ours = dict(model.named_parameters())
+    torch.save({hf: ours[n].detach().clone() for n, hf in names.items()}, tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text(json.dumps({
+        "conv_dim": [8, 8], "conv_kernel": [10, 3], "conv_stride": [5, 2], "hidden_size": 16, "num_hidden_layers": 2,
+        "num_attention_heads": 2, "intermediate_size": 32, "num_conv_pos_embeddings": 4, "num_conv_pos_embedding_groups": 2}))
+    loaded = published.load_hubert(tmp_path)
+    wave = torch.randn(1, 900)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(wave), model(wave))
+    corpus = data.phone_corpus(n_utterances=2, n_speakers=2, units_per_utterance=4, seed=0)
+    features, labels = speech.waveform_layer_features(loaded, corpus, 1)
+    for u, h, y in zip(corpus, features, labels):
+        assert h.shape == (1 + (len(u.wave) - 20) // 10, 16) and y.shape == (len(h),)
+        j = len(h) // 2  # frame j covers samples [10 j, 10 j + 20): its centre is sample 10 j + 10
+        assert y[j] == u.labels[(10 * j + 10) // u.hop_length]
+    with pytest.raises(ValueError, match="layer"):
+        speech.waveform_layer_features(loaded, corpus, 2)
+    with pytest.raises(TypeError, match="PublishedHuBERT"):
+        speech.waveform_layer_features(torch.nn.Linear(2, 2), corpus, 0)
+    with pytest.raises(ValueError, match="hubert-size|size must be one of"):
+        published.hubert("huge")

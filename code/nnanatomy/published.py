@@ -2,8 +2,8 @@
 
 Nothing in the book's executed path calls the network: CI and the site build run offline, and the
 optional cells that call :func:`fetch` are marked and skipped there. What happens after a download
-is tested offline: :func:`load_gpt2` reads a folder in the layout of the Hugging Face Hub, which
-the tests write themselves from random weights.
+is tested offline: :func:`load_gpt2` and :func:`load_hubert` read a folder in the layout of the
+Hugging Face Hub, which the tests write themselves from random weights.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import torch
 from ._checks import check_real, check_str
 from .data.bpe import BytePairTokenizer
 from .models.gpt import GPT, from_hf_gpt2
+from .models.hubert import PublishedHuBERT, from_hf_hubert
 
-__all__ = ["GPT2_REPOS", "HUB", "OfflineError", "fetch", "gpt2", "load_gpt2"]
+__all__ = ["GPT2_REPOS", "HUBERT_REPOS", "HUB", "OfflineError", "fetch", "gpt2", "hubert", "load_gpt2", "load_hubert"]
 
 #: where the Hugging Face Hub serves a repository's files
 HUB = "https://huggingface.co/{repo}/resolve/main/{file}"
@@ -31,6 +32,9 @@ GPT2_REPOS = {"124M": "openai-community/gpt2", "355M": "openai-community/gpt2-me
               "774M": "openai-community/gpt2-large", "1558M": "openai-community/gpt2-xl"}
 
 _GPT2_FILES = ("config.json", "vocab.json", "merges.txt")
+
+#: HuBERT's published encoders (pre-trained on LibriSpeech 960 h; LARGE on Libri-Light 60k h)
+HUBERT_REPOS = {"base": "facebook/hubert-base-ls960", "large": "facebook/hubert-large-ll60k"}
 
 
 class OfflineError(RuntimeError):
@@ -94,17 +98,7 @@ def load_gpt2(folder: str | Path) -> tuple[GPT, BytePairTokenizer]:
     if missing:
         raise ValueError(f"folder {str(folder)!r} lacks {missing}")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if (folder / "model.safetensors").exists():
-        try:
-            from safetensors.torch import load_file
-        except ImportError as exc:
-            raise ImportError("reading model.safetensors needs the safetensors package (pip install safetensors)") from exc
-        state = load_file(str(folder / "model.safetensors"))
-    elif (folder / "pytorch_model.bin").exists():
-        state = torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    else:
-        raise ValueError(f"folder {str(folder)!r} has neither model.safetensors nor pytorch_model.bin")
-    model = from_hf_gpt2({k: v.float() for k, v in state.items()}, config)
+    model = from_hf_gpt2({k: v.float() for k, v in _weights(folder).items()}, config)
     encoder = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     merges = (folder / "merges.txt").read_text(encoding="utf-8").splitlines()
     return model, BytePairTokenizer.from_gpt2(encoder, merges)
@@ -119,3 +113,34 @@ def gpt2(size: str = "124M", folder: str | Path | None = None) -> tuple[GPT, Byt
 
     weights = "model.safetensors" if importlib.util.find_spec("safetensors") else "pytorch_model.bin"
     return load_gpt2(fetch(GPT2_REPOS[size], (*_GPT2_FILES, weights), folder))
+
+
+def _weights(folder: Path) -> dict:
+    if (folder / "model.safetensors").exists():
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ImportError("reading model.safetensors needs the safetensors package (pip install safetensors)") from exc
+        return load_file(str(folder / "model.safetensors"))
+    if (folder / "pytorch_model.bin").exists():
+        return torch.load(folder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+    raise ValueError(f"folder {str(folder)!r} has neither model.safetensors nor pytorch_model.bin")
+
+
+def load_hubert(folder: str | Path) -> PublishedHuBERT:
+    """The published HuBERT from a folder in the Hub's layout (``config.json`` and the weights as
+    ``model.safetensors`` or ``pytorch_model.bin``), in eval mode, float32."""
+    if not isinstance(folder, (str, Path)):
+        raise TypeError(f"folder must be a str or a Path, got {type(folder).__name__}")
+    folder = Path(folder)
+    if not (folder / "config.json").exists():
+        raise ValueError(f"folder {str(folder)!r} lacks config.json")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return from_hf_hubert({k: v.float() for k, v in _weights(folder).items()}, config)
+
+
+def hubert(size: str = "base", folder: str | Path | None = None) -> PublishedHuBERT:
+    """Download (once) the published HuBERT encoder and load it. BASE is about 380 MB."""
+    if size not in HUBERT_REPOS:
+        raise ValueError(f"size must be one of {sorted(HUBERT_REPOS)}, got {size!r}")
+    return load_hubert(fetch(HUBERT_REPOS[size], ("config.json", "pytorch_model.bin"), folder))

@@ -32,7 +32,8 @@ from .models.hubert import HuBERT
 
 __all__ = ["CORPUS", "PRETRAINING", "SPLITS", "STACK", "UtteranceBatches", "all_layer_features", "chunks", "cluster_quality",
            "corpus", "encoder_labels", "encoder_rate_frames", "information", "kmeans", "layer_features", "linear_probe",
-           "log_mel_features", "mfcc_features", "pretrain", "probe_predictions", "quantizer_labels", "subsample_frames"]
+           "log_mel_features", "mfcc_features", "pretrain", "probe_predictions", "quantizer_labels", "subsample_frames",
+           "waveform_layer_features"]
 
 STACK = 4  # input frames per encoder frame
 
@@ -258,6 +259,38 @@ def layer_features(encoder: nn.Module, features: Sequence[torch.Tensor], layer: 
     if not -len(blocks) <= layer < len(blocks):
         raise ValueError(f"layer must be in [0, {len(blocks)}), got {layer}")
     return blocks[layer]
+
+
+@torch.no_grad()
+def waveform_layer_features(model: nn.Module, corpus: Sequence[data.PhoneUtterance],
+                            layer: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Frozen outputs of layer ``layer`` (0-based) of a waveform model (the published HuBERT) on
+    each utterance, with the phone label of each of its frames: frame j sees samples
+    ``[j·stride, j·stride + receptive field)`` and takes the label of the analysis frame at its
+    centre. Returns ``(features, labels)``, lists of ``(T, d)`` and ``(T,)`` arrays."""
+    from .models.hubert import PublishedHuBERT
+
+    if not isinstance(model, PublishedHuBERT):
+        raise TypeError(f"model must be a PublishedHuBERT (models.hubert.from_hf_hubert), got {type(model).__name__}")
+    _check_corpus(corpus)
+    layer = check_int("layer", layer, 0, model.config.num_layers - 1)
+    stride, field = model.config.stride, model.config.receptive_field
+    first = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    features, labels = [], []
+    try:
+        for u in corpus:
+            if u.sample_rate != 16_000:
+                raise ValueError(f"the published HuBERT reads 16 kHz audio, got an utterance at {u.sample_rate} Hz")
+            wave = torch.as_tensor(u.wave, dtype=first.dtype, device=first.device)[None]
+            h = model(wave, return_layers=True)[layer][0].cpu().numpy()  # (T, d)
+            centres = (np.arange(len(h)) * stride + field // 2) // u.hop_length
+            features.append(h)
+            labels.append(u.labels[np.minimum(centres, len(u.labels) - 1)])
+    finally:
+        model.train(was_training)
+    return features, labels
 
 
 def _stack(parts: Sequence[np.ndarray]) -> np.ndarray:

@@ -319,7 +319,10 @@ class PublishedHuBERT(nn.Module):
         # pre-training replaces masked frames by this vector (as chapter 08b's HuBERT does); unused here
         self.mask_embedding = nn.Parameter(torch.zeros(config.hidden))
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def forward(self, waveform: torch.Tensor, return_layers: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """The last hidden states ``(B, T, hidden)``; with ``return_layers``, the list of every
+        layer's output (the last one normalised for a pre-LN model), as the probes read them."""
+        return_layers = check_bool("return_layers", return_layers)
         if not isinstance(waveform, torch.Tensor) or waveform.ndim != 2 or not waveform.is_floating_point():
             raise ValueError(f"waveform must be a float tensor (B, N), got {getattr(waveform, 'dtype', type(waveform).__name__)} "
                              f"{tuple(getattr(waveform, 'shape', ()))}")
@@ -330,9 +333,13 @@ class PublishedHuBERT(nn.Module):
         x = x + self.pos_conv(x)
         if not self.config.pre_norm:
             x = self.norm(x)
+        outputs = []
         for layer in self.layers:
             x = layer(x)
-        return self.norm(x) if self.config.pre_norm else x
+            outputs.append(x)
+        if self.config.pre_norm:
+            outputs[-1] = x = self.norm(x)
+        return outputs if return_layers else x
 
 
 def published_config_from_hf(hf_config: dict) -> PublishedHuBERTConfig:
