@@ -11,7 +11,7 @@ bare object — and classifies what happened:
         checker, a verdict)
     b   another exception type, or an error leaked from torch/NumPy/Python internals
     c   bad input accepted, or NaN/Inf returned where the valid call gave finite numbers
-    d   a hang (more than HANG_SECONDS)
+    d   a hang (more than HANG_SECONDS, on two runs of the case)
     e   state corrupted by a failed call: an argument changed in place, a module left in the
         other train/eval mode, or the global random state consumed
     ok  a harmless variation handled correctly (a zero, a negative offset, an empty array ...)
@@ -426,6 +426,11 @@ def probe(name: str, factory: Callable[[], Call]) -> list[Case]:
                 continue
             replace = _arguments(fresh)[index][3]
             outcome, detail = classify(replace(fresh, replacement), expectation, baseline_finite, label, nan_in=nan_ok and label == "nan-data")
+            if outcome == "d":  # a hang must hang twice: a first call can pay a one-off cost (a JIT compile) on a loaded machine
+                again, exc = invoke(Call(factory))
+                if exc is None:
+                    outcome, detail = classify(_arguments(again)[index][3](again, replacement), expectation, baseline_finite, label,
+                                               nan_in=nan_ok and label == "nan-data")
             cases.append(Case(name, arg, label, outcome, detail))
     return cases
 
