@@ -67,10 +67,10 @@ class _Attribution(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
-        if func in self._SKIP:
-            return func(*args, **kwargs)
+        if func in self._SKIP or isinstance(func, torch._ops.HigherOrderOperator):
+            return func(*args, **kwargs)  # a higher-order operator (torch.cond, flex attention) runs uncounted
         packet = func._overloadpacket
-        if packet not in flop_registry and packet not in _BLIND_KERNELS and not isinstance(func, torch._ops.HigherOrderOperator):
+        if packet not in flop_registry and packet not in _BLIND_KERNELS:
             with self:  # as FlopCounterMode does: count what an operation decomposes into
                 out = func.decompose(*args, **kwargs)
             if out is not NotImplemented:
