@@ -832,9 +832,13 @@ CALLS.update({
     "explore.summary.Summary.notes": lambda: C(_summary().notes),
     "explore.trace.trace": lambda: (lambda m: C(explore.trace, (m, _randn(1, 3)), {"target": _randn(1, 2, seed=1), "loss_fn": nn.MSELoss(),
                                                                                   "optimizer": _sgd(m)}))(_mlp()),
-    "explore.stability.gradient_flow": lambda: C(explore.gradient_flow, (nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)), _randn(5, 3),
-                                                                         lambda mod, b: mod(b).pow(2).mean())),
+    "explore.stability.gradient_flow": lambda: (lambda m: C(explore.gradient_flow, (m, _randn(5, 3), lambda mod, b: mod(b).pow(2).mean()),
+                                                            {"optimizer": _sgd(m)}))(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))),
     "explore.stability.diagnose": lambda: C(explore.diagnose, (_flow(),)),
+    "explore.memory.memory": lambda: C(explore.memory, (nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)), _randn(5, 3)),
+                                       {"loss_fn": lambda out: out.pow(2).mean(), "optimizer": "adam", "device": "cpu", "autocast": None,
+                                        "checkpoint": ["1"], "measure": True}, nan_ok=("args[1]",)),  # memory depends on shapes, not values
+    "explore.memory.MemoryReport.plot": lambda: C(explore.memory(nn.Linear(3, 2), _randn(4, 3), measure=False).plot, ()),
     "explore.stability.GradientFlow.plot": lambda: C(_flow().plot, (), {"label": "x", "floor": 1e-45}),
     "explore.gradcheck.gradcheck": lambda: C(explore.gradcheck, (nn.Linear(3, 2).double(), torch.randn(2, 3, dtype=torch.float64, generator=_g())),
                                              {"eps": 1e-6, "params": True}),
@@ -933,7 +937,7 @@ _RESULT = "a result record the package returns (readers read it, they do not bui
 NOT_PROBED.update({name: _RESULT for name in (
     "data.translation.TranslationData", "display.SourceCode", "distributed.Info", "explore.backward.BackwardWalk", "explore.compare.Comparison",
     "explore.compare.ComparisonEntry", "explore.gradcheck.GradCheck", "explore.receptive.RFRow", "explore.receptive.ReceptiveField",
-    "explore.stability.Finding", "explore.stability.GradientFlow", "explore.stability.LayerStats", "explore.summary.LayerRow", "explore.summary.Summary",
+    "explore.memory.MemoryReport", "explore.memory.MemoryRow", "explore.stability.Finding", "explore.stability.GradientFlow", "explore.stability.LayerStats", "explore.summary.LayerRow", "explore.summary.Summary",
     "explore.trace.LayerTrace", "explore.trace.Trace", "explore.widgets.ConvGeometry")})
 NOT_PROBED.update({
     "scratch.layers.Layer.forward": "the abstract base method: it raises NotImplementedError by design (every layer overrides it)",

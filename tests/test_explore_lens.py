@@ -95,6 +95,123 @@ def test_gradient_flow_and_diagnose_reject_bad_input():
         explore.diagnose([1, 2])
 
 
+# ------------------------------------------------------------------ diagnose: what breaks training
+def _relu_net(bias=0.0):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
+    with torch.no_grad():
+        model[2].bias.fill_(bias)
+    return model
+
+
+def test_diagnose_names_the_batch_when_the_input_holds_nan():
+    x, y = BATCH[0].clone(), BATCH[1]
+    x[3, 5] = float("nan")
+    findings = explore.diagnose(explore.gradient_flow(_relu_net(), (x, y), _mse))
+    problems = [(f.layer, f.problem) for f in findings]
+    assert ("(loss)", "non-finite loss") in problems and ("(input)", "non-finite input") in problems
+    start = next(f for f in findings if f.problem == "non-finite activations start here")
+    assert start.layer == "0" and "batch" in start.recommendation
+    assert not any(f.problem in {"vanishing gradient", "large activations"} for f in findings)
+
+
+def test_diagnose_finds_the_layer_that_makes_nan_from_finite_inputs():
+    class Log(nn.Module):
+        def forward(self, x):
+            return torch.log(x)  # log of negative pre-activations: NaN
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 8), nn.Tanh(), nn.Linear(8, 8), Log(), nn.Linear(8, 1))
+    flow = explore.gradient_flow(model, BATCH, _mse)
+    start = next(f for f in explore.diagnose(flow) if f.problem == "non-finite activations start here")
+    assert start.layer == "3" and "inputs were finite" in start.recommendation
+    assert "1 later layer" in start.recommendation
+
+
+def test_diagnose_names_non_finite_weights():
+    model = _relu_net()
+    with torch.no_grad():
+        model[2].weight[0, 0] = float("inf")
+    findings = explore.diagnose(explore.gradient_flow(model, BATCH, _mse))
+    assert ("2", "non-finite weights") in [(f.layer, f.problem) for f in findings]
+
+
+def test_diagnose_dead_relus_get_the_dead_unit_remedy_not_relu_advice():
+    flow = explore.gradient_flow(_relu_net(bias=-100.0), BATCH, _mse)
+    relu = next(s for s in flow.layers if s.name == "3")
+    assert relu.dead == 1.0
+    findings = explore.diagnose(flow)
+    dead = [f for f in findings if f.problem == "dead units"]
+    assert [f.layer for f in dead] == ["3"] and "learning rate" in dead[0].recommendation
+    vanishing = [f for f in findings if f.problem == "vanishing gradient"]
+    assert vanishing and all("dead units of 3" in f.recommendation for f in vanishing)
+    assert not any("use ReLU-type" in f.recommendation for f in findings)
+    assert explore.gradient_flow(_relu_net(), BATCH, _mse).layers[1].dead < explore.CRITERIA["dead"]
+
+
+def test_dead_units_are_channels_of_a_feature_map():
+    conv = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 1))
+    with torch.no_grad():
+        conv[0].bias[:3] = -100.0  # three of four channels dead
+        conv[0].bias[3] = 100.0
+    flow = explore.gradient_flow(conv, (torch.randn(8, 1, 8, 8), torch.randn(8, 1)), _mse)
+    assert next(s for s in flow.layers if s.type == "ReLU").dead == pytest.approx(0.75)
+
+
+def test_diagnose_relative_depth_criterion_is_scale_free():
+    # 30 tanh layers ×0.3: the first layer's gradient-to-weight ratio is tiny against the last's;
+    # multiplying the loss by 1e6 moves every absolute gradient but not the relative finding
+    flow = explore.gradient_flow(_deep_tanh(30, 0.3), BATCH, _mse)
+    scaled = explore.gradient_flow(_deep_tanh(30, 0.3), BATCH, lambda m, b: 1e6 * _mse(m, b))
+    for f in (flow, scaled):
+        shrink = [x for x in explore.diagnose(f) if x.problem == "gradient shrinks through depth"]
+        assert len(shrink) == 1 and shrink[0].layer == "0" and shrink[0].value < 1e-2
+    ratio = [x.value for x in explore.diagnose(flow) if x.problem == "gradient shrinks through depth"][0]
+    ratio_scaled = [x.value for x in explore.diagnose(scaled) if x.problem == "gradient shrinks through depth"][0]
+    assert ratio_scaled == pytest.approx(ratio, rel=1e-3)
+    assert not any("depth" in x.problem for x in explore.diagnose(explore.gradient_flow(_deep_tanh(3, 1.0), BATCH, _mse)))
+
+
+def test_update_to_weight_ratio_is_measured_and_everything_restored():
+    model = _deep_tanh(3, 1.0)
+    weights = [p.detach().clone() for p in model.parameters()]
+    sgd = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    flow = explore.gradient_flow(model, BATCH, _mse, optimizer=sgd)
+    first = flow.layers[0]
+    grad = torch.cat([model[0].weight.grad.reshape(-1), model[0].bias.grad.reshape(-1)])
+    theta = torch.cat([weights[0].reshape(-1), weights[1].reshape(-1)])
+    assert first.update_ratio == pytest.approx(0.01 * float(grad.norm()) / float(theta.norm()), rel=1e-4)
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))
+    assert sgd.state_dict()["state"] == {}  # momentum buffers not left behind
+    big = explore.diagnose(explore.gradient_flow(model, BATCH, _mse, optimizer=torch.optim.SGD(model.parameters(), lr=100.0)))
+    small = explore.diagnose(explore.gradient_flow(model, BATCH, _mse, optimizer=torch.optim.SGD(model.parameters(), lr=1e-7)))
+    assert any(f.problem == "updates too large" for f in big) and any(f.problem == "updates too small" for f in small)
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    healthy = explore.gradient_flow(model, BATCH, _mse, optimizer=adam)
+    assert all(1e-4 < s.update_ratio < 1e-2 for s in healthy.layers if s.update_ratio is not None)
+
+
+def test_gradient_flow_rejects_an_optimizer_of_another_model():
+    other = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="none of this model"):
+        explore.gradient_flow(_deep_tanh(1, 1.0), BATCH, _mse, optimizer=torch.optim.SGD(other.parameters(), lr=0.1))
+    with pytest.raises(TypeError, match="optimizer"):
+        explore.gradient_flow(_deep_tanh(1, 1.0), BATCH, _mse, optimizer="adam")
+
+
+def test_diagnose_float16_overflow_and_gradient_underflow():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+    with torch.no_grad():
+        model[0].weight.mul_(1e5)  # pre-activations ~1e5 > 65,504; tanh keeps the rest finite
+    found = [(f.layer, f.problem) for f in explore.diagnose(explore.gradient_flow(model, BATCH, _mse))]
+    assert ("0", "float16 overflow") in found and ("1", "float16 overflow") not in found
+    tiny = explore.diagnose(explore.gradient_flow(_deep_tanh(3, 1.0), BATCH, lambda m, b: 1e-12 * _mse(m, b)))
+    under = [f for f in tiny if f.problem == "float16 gradient underflow"]
+    assert under and "GradScaler" in under[0].recommendation
+    assert not any(f.problem.startswith("float16") for f in explore.diagnose(explore.gradient_flow(_deep_tanh(3, 1.0), BATCH, _mse)))
+
+
 # -------------------------------------------------------------------------------------- gradcheck
 @pytest.mark.parametrize("layer, shape", [
     (scratch.Linear(5, 3, rng=np.random.default_rng(0)), (4, 5)),

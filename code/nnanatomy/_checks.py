@@ -62,7 +62,7 @@ def check_real(name: str, value: object, low: float | None = None, high: float |
 def check_finite(name: str, value: np.ndarray | torch.Tensor) -> None:
     """Refuse NaN or Inf anywhere in an array or tensor (a silent NaN spreads through everything)."""
     if isinstance(value, torch.Tensor):
-        if (value.is_floating_point() or value.is_complex()) and value.device.type != "meta" and not bool(torch.isfinite(value).all()):
+        if (value.is_floating_point() or value.is_complex()) and not without_values(value) and not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} contains NaN or Inf")
     elif isinstance(value, np.ndarray):
         if value.dtype.kind in "fc" and not bool(np.isfinite(value).all()):
@@ -112,10 +112,20 @@ def check_str(name: str, value: object, allow_none: bool = False) -> str | None:
     return value
 
 
+def without_values(t: torch.Tensor) -> bool:
+    """Whether ``t`` has a shape but no data: a tensor on ``meta``, or a fake tensor (the shapes-only
+    runs of ``explore.summary`` and ``explore.memory``). Checks on values are skipped for these."""
+    if t.is_meta:
+        return True
+    from torch._subclasses.fake_tensor import is_fake
+
+    return is_fake(t)
+
+
 def outside(values: torch.Tensor, low: int, high: int) -> bool:
     """Whether any of the integer ``values`` lies outside ``[low, high)``. One host sync (a GPU
     waits for each), where ``values.min() < low or values.max() >= high`` makes two."""
-    if values.numel() == 0 or values.device.type == "meta":
+    if values.numel() == 0 or without_values(values):
         return False  # nothing to check (a tensor on meta has a shape and no values)
     smallest, largest = torch.stack(torch.aminmax(values)).tolist()  # both in one transfer
     return smallest < low or largest >= high

@@ -5,8 +5,9 @@ from .compare import Comparison, ComparisonEntry, compare
 from .counting import count_macs, register_counter
 from .formatting import format_bytes, format_count
 from .gradcheck import GradCheck, grade, gradcheck
+from .memory import OPTIMIZER_STATES, MemoryReport, MemoryRow, memory
 from .receptive import ReceptiveField, RFRow, measured_receptive_field, receptive_field
-from .stability import THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
+from .stability import CRITERIA, THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
 from .summary import FLOP_CONVENTION, LayerRow, Summary, summary
 from .trace import LayerTrace, Trace, trace
 from .widgets import ConvGeometry, conv_calculator, conv_geometry, layer_calculator, layer_cost
@@ -15,12 +16,16 @@ __all__ = [
     "layer_calculator",
     "layer_cost",
     "FLOP_CONVENTION",
+    "CRITERIA",
     "THRESHOLDS",
     "BackwardWalk",
     "Comparison",
     "ComparisonEntry",
     "ConvGeometry",
     "Finding",
+    "MemoryReport",
+    "MemoryRow",
+    "OPTIMIZER_STATES",
     "GradCheck",
     "GradientFlow",
     "LayerRow",
@@ -41,6 +46,7 @@ __all__ = [
     "gradcheck",
     "gradient_flow",
     "measured_receptive_field",
+    "memory",
     "receptive_field",
     "register_counter",
     "show_backward_effect",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int, check_real, outside
+from .._checks import check_int, check_real, outside, without_values
 
 __all__ = ["Expert", "MoEFeedForward", "TopKRouter", "load_balancing_loss"]
 
@@ -56,14 +56,14 @@ class TopKRouter(nn.Module):
 def _expert_counts(flat_ids: torch.Tensor, num_experts: int) -> torch.Tensor:
     """Assignments per expert. On ``meta`` (shapes only: summary(..., device="meta")) the routing is
     unknown: an even split, which leaves the total expert work — N·k tokens' worth — exact."""
-    if flat_ids.is_meta:
-        return torch.empty(num_experts, dtype=torch.long, device="meta")
+    if without_values(flat_ids):
+        return torch.empty(num_experts, dtype=torch.long, device=flat_ids.device)
     return torch.bincount(flat_ids, minlength=num_experts)
 
 
 def _batch_sizes(counts: torch.Tensor, assignments: int) -> list[int]:
     """``counts`` as Python ints (one host sync); on ``meta``, an even split of the assignments."""
-    if counts.is_meta:
+    if without_values(counts):
         e = counts.numel()
         return [assignments // e + (i < assignments % e) for i in range(e)]
     return counts.tolist()

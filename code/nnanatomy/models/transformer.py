@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_int, check_real, outside
+from .._checks import check_bool, check_int, check_real, outside, without_values
 
 from ..runtime import eval_mode
 
@@ -138,7 +138,7 @@ def _check_not_fully_masked(batch: int, t_q: int, t_k: int, attn_mask: torch.Ten
                              f"got {getattr(mask, 'dtype', type(mask).__name__)} {tuple(getattr(mask, 'shape', ()))}")
         expanded = mask[None] if name == "attn_mask" else mask[:, None, :]
         blocked = expanded if blocked is None else blocked | expanded
-    if blocked is not None and not blocked.is_meta and bool(blocked.all(-1).any()):  # meta: shapes only, no values
+    if blocked is not None and not without_values(blocked) and bool(blocked.all(-1).any()):  # meta: shapes only, no values
         raise ValueError("a query has every key masked (is a whole sequence padding?): attention over no keys is undefined "
                          "(its softmax is NaN); give every sequence at least one real token")
 
