@@ -835,6 +835,8 @@ CALLS.update({
     "explore.stability.gradient_flow": lambda: (lambda m: C(explore.gradient_flow, (m, _randn(5, 3), lambda mod, b: mod(b).pow(2).mean()),
                                                             {"optimizer": _sgd(m)}))(nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))),
     "explore.stability.diagnose": lambda: C(explore.diagnose, (_flow(),)),
+    "explore.lint.lint": lambda: C(explore.lint, (nn.Sequential(nn.Conv2d(1, 2, 3, stride=2), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 4),
+                                                                nn.Linear(4, 2)), _randn(2, 1, 5, 5)), nan_ok=("args[1]",)),  # shapes only
     "explore.memory.memory": lambda: C(explore.memory, (nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)), _randn(5, 3)),
                                        {"loss_fn": lambda out: out.pow(2).mean(), "optimizer": "adam", "device": "cpu", "autocast": None,
                                         "checkpoint": ["1"], "measure": True}, nan_ok=("args[1]",)),  # memory depends on shapes, not values

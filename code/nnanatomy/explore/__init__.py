@@ -5,6 +5,7 @@ from .compare import Comparison, ComparisonEntry, compare
 from .counting import count_macs, register_counter
 from .formatting import format_bytes, format_count
 from .gradcheck import GradCheck, grade, gradcheck
+from .lint import LINT_LIMITS, lint
 from .memory import OPTIMIZER_STATES, MemoryReport, MemoryRow, memory
 from .receptive import ReceptiveField, RFRow, measured_receptive_field, receptive_field
 from .stability import CRITERIA, THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
@@ -28,6 +29,7 @@ __all__ = [
     "OPTIMIZER_STATES",
     "GradCheck",
     "GradientFlow",
+    "LINT_LIMITS",
     "LayerRow",
     "LayerStats",
     "LayerTrace",
@@ -45,6 +47,7 @@ __all__ = [
     "grade",
     "gradcheck",
     "gradient_flow",
+    "lint",
     "measured_receptive_field",
     "memory",
     "receptive_field",
