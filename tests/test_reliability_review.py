@@ -37,7 +37,8 @@ def test_05_diagnose_names_a_nan_network():
         net[0].weight.fill_(float("nan"))
     findings = explore.diagnose(explore.gradient_flow(net, torch.randn(5, 3), lambda m, b: m(b).pow(2).mean()))
     assert findings and findings[0].problem == "non-finite loss"
-    assert {f.problem for f in findings} >= {"non-finite loss", "non-finite values"}
+    assert {(f.layer, f.problem) for f in findings} >= {("(loss)", "non-finite loss"), ("0", "non-finite weights"),
+                                                         ("0", "non-finite activations start here")}
 
 
 def test_09_a_fully_masked_attention_row_is_an_error_not_nan():

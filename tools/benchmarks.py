@@ -9,6 +9,10 @@
 - ``explore.summary`` of GPT-2 124M (the book's GPT with ``GPTConfig.gpt2()``) at 1,024 tokens on
   ``meta``: target ≤ 3 s (one real forward pass is about 0.3 TFLOP).
 - ``explore.summary`` of ResNet-18 at 224×224 on ``meta``.
+- ``explore.memory``: the predicted peak of one Adam training step against the peak measured
+  with the profiler's memory timeline, on five models (an MLP, the digits CNN, chapter 06's GPT,
+  ResNet-18, A3's ViT; ``tests/test_explore_memory.py`` asserts |error| ≤ 10 % on the same five),
+  and on the chapter-04 LSTM, whose fused kernel's workspace the prediction does not model.
 """
 
 from __future__ import annotations
@@ -58,7 +62,34 @@ def main() -> int:
     s = explore.summary(resnet, image, device="meta")
     print(f"summary of ResNet-18 (meta, one 224×224 image): {seconds:.2f} s — {s.total_params:,} parameters, "
           f"{s.total_macs / 1e9:.3f} GMACs (the '1.8 GFLOPs' usually quoted)")
+    memory_table()
     return 0
+
+
+def memory_table() -> None:
+    """Predicted vs measured peak of one training step (CPU, Adam)."""
+    from torch import nn
+
+    from nnanatomy.models.lab import ViTClassifier
+
+    torch.manual_seed(0)
+    ids = torch.randint(0, 40, (32, 64))
+    cases = {
+        "MLP 256-1024-1024-10, batch 512": (nn.Sequential(nn.Linear(256, 1024), nn.ReLU(), nn.Dropout(0.1), nn.Linear(1024, 1024),
+                                                          nn.GELU(), nn.Linear(1024, 10)), torch.randn(512, 256)),
+        "digits CNN (ch. 02), batch 64": (models.CNNClassifier(models.CNNConfig()), torch.randn(64, 1, 8, 8)),
+        "GPT (ch. 06), 32 × 64 tokens": (models.GPT(models.GPTConfig(vocab_size=40, dropout=0.1)), ids),
+        "ResNet-18, 4 × 64 × 64": (models.resnet18(num_classes=10), torch.randn(4, 3, 64, 64)),
+        "ViT (A3), batch 64": (ViTClassifier(), torch.randn(64, 1, 8, 8)),
+        "LSTM language model (ch. 04), 32 × 64": (models.CharRNN(models.CharRNNConfig(vocab_size=40, cell="lstm")), ids),
+    }
+    print(f"\n{'explore.memory, one Adam step on this CPU':42s} {'predicted peak':>15s} {'measured':>10s} {'error':>7s}   time")
+    for name, (model, batch) in cases.items():
+        start = time.perf_counter()
+        r = explore.memory(model, batch)
+        seconds = time.perf_counter() - start
+        print(f"{name:42s} {explore.format_bytes(r.predicted_peak):>15s} {explore.format_bytes(r.measured_peak):>10s} "
+              f"{r.error:+7.1%}   {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ conditional sample should be classified as the digit it was asked for.
 
 from __future__ import annotations
 
+import random
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,17 @@ def train_digit_judge(seed: int = 0, epochs: int = 30, device: torch.device | st
     seed = check_seed(seed)
     epochs = check_int("epochs", epochs, 1, maximum=10_000)
     device = check_device("device", device)
+    # Python's and NumPy's global states are restored too: a library imported on the way may draw
+    # from them (scikit-learn 1.9's load_digits imports rich, which calls random.getrandbits)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        return _train_digit_judge(seed, epochs, device)
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _train_digit_judge(seed: int, epochs: int, device: torch.device) -> tuple[nn.Module, float]:
     split = data.digits(seed=0)
     cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):

@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import math
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -144,7 +143,8 @@ class MemoryReport:
         for phase in colours:
             values = [b / 2**20 for p, b in self.timeline if p == phase]
             if values:
-                ax.plot(range(start, start + len(values)), values, color=colours[phase], label=phase, linewidth=1.2)
+                ax.plot(range(start, start + len(values)), values, color=colours[phase], label=phase, linewidth=1.2,
+                        marker="o" if len(values) == 1 else None)
                 start += len(values)
         ax.axhline(self.predicted_peak / 2**20, color="grey", linestyle=":", linewidth=1, label="predicted peak")
         if self.measured_peak is not None:
@@ -376,8 +376,19 @@ def _measured_peak_cpu(step: Callable[[], None]) -> int:
     from torch.profiler import ProfilerActivity, profile
     from torch.profiler._memory_profiler import Action
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
-        step()
+    import os
+    import sys
+
+    sys.stderr.flush()
+    saved_fd, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 2)  # the profiler's C++ side logs its start and stop (with a timestamp) to stderr
+    try:
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True) as prof:
+            step()
+    finally:
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        os.close(quiet)
     live = peak = 0
     for _, action, _, nbytes in prof._memory_profile().timeline:
         if action in (Action.PREEXISTING, Action.CREATE):

@@ -340,7 +340,8 @@ def diagnose(flow: GradientFlow) -> list[Finding]:
             findings.append(Finding(s.name, "updates too small", s.update_ratio,
                                     "one step changes less than 0.01 % of these weights (healthy ≈ 1e-3): raise the "
                                     "learning rate, or check that the gradient reaches this layer"))
-    findings += _depth_findings([s for s in flow.layers if s.name not in broken])
+    if not dead:  # dead units explain a gradient that stops; the ratio would only repeat it
+        findings += _depth_findings([s for s in flow.layers if s.name not in broken])
     return findings
 
 
