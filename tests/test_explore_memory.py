@@ -164,3 +164,10 @@ def test_memory_rejects_bad_input():
         explore.memory(frozen, x)
     with pytest.raises(TypeError, match="measure"):
         explore.memory(model, x, measure="yes")
+
+
+def test_without_an_optimizer_the_step_ends_with_the_backward_pass():
+    model, x = _mlp(), torch.randn(64, 256)
+    r = explore.memory(model, x, optimizer=None)
+    assert r.optimizer_state == 0 and {phase for phase, _ in r.timeline} == {"forward", "backward"}
+    assert abs(r.error) <= 0.10, str(r)

@@ -292,7 +292,7 @@ def _record(model: nn.Module, inputs: tuple, loss_fn: Callable[[Any], torch.Tens
 
 
 # ------------------------------------------------------------------------------------ prediction
-def _predict(r: _Recording, model: nn.Module, optimizer: str | None, checkpoint: tuple[nn.Module, ...],
+def _predict(r: _Recording, optimizer: str | None, checkpoint: tuple[nn.Module, ...],
              foreach: bool) -> tuple[int, str, list[tuple[str, int]], int]:
     rec = r.rec
     n = len(rec.stacks)
@@ -361,11 +361,12 @@ def _predict(r: _Recording, model: nn.Module, optimizer: str | None, checkpoint:
             spike = max(v for _, v in timeline[a:j + 1]) - before - sum(size[k] for k in inner)
         timeline.append(("backward", held + grads_so_far + spans[j] + max(spike, 0)))
         held -= free_after[j] + sum(recomputed.pop(j, []))
-    largest = max(r.trainable.values(), default=0)
-    temporaries = 0
-    if optimizer in ("adam", "adamw"):
-        temporaries = grads if foreach else 2 * largest
-    timeline.append(("optimizer step", base + grads + temporaries))
+    if optimizer is not None:
+        largest = max(r.trainable.values(), default=0)
+        temporaries = 0
+        if optimizer in ("adam", "adamw"):
+            temporaries = grads if foreach else 2 * largest
+        timeline.append(("optimizer step", base + grads + temporaries))
     peak_index = max(range(len(timeline)), key=lambda i: timeline[i][1])
     kept = sum(size[k] for k in saved)
     return timeline[peak_index][1], timeline[peak_index][0], timeline, kept
@@ -593,7 +594,7 @@ def _report(recording: _Recording, model: nn.Module, name: str, device: str, opt
             checkpoint: tuple[str, ...], foreach: bool, measured: int | None) -> MemoryReport:
     modules = dict(model.named_modules())
     names = {m: n or name for n, m in modules.items()}
-    peak, phase, timeline, kept = _predict(recording, model, optimizer, tuple(modules[n] for n in checkpoint), foreach)
+    peak, phase, timeline, kept = _predict(recording, optimizer, tuple(modules[n] for n in checkpoint), foreach)
     rec = recording.rec
     weights = {_key(t) for t in (*model.parameters(), *model.buffers())}
     per_module: dict[nn.Module | None, int] = {}
