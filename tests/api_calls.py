@@ -825,7 +825,7 @@ CALLS.update({
                                                        {"num_heads": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "pad_id": 0,
                                                         "scale_embeddings": True}),
     # ------------------------------------------------------------------ explore: the anatomy lens
-    "explore.summary.summary": lambda: C(explore.summary, (_mlp(), _randn(2, 3)), {"depth": None, "timing": False}, nan_ok=("args[1]",)),
+    "explore.summary.summary": lambda: C(explore.summary, (_mlp(), _randn(2, 3)), {"depth": None, "timing": False, "backward": True, "loss_fn": None}, nan_ok=("args[1]",)),
     "explore.summary.Summary.grouped": lambda: C(_summary().grouped, (1,)),
     "explore.summary.Summary.training_memory": lambda: C(_summary().training_memory, ("adam",)),
     "explore.summary.Summary.theoretical_seconds": lambda: C(_summary().theoretical_seconds, (1e12,), {"training": False}),

@@ -275,3 +275,169 @@ def test_fused_kernels_are_counted_analytically():
 class _FusedSelfAttention(_SelfAttention):
     def forward(self, x):
         return self.mha(x, x, x, need_weights=False)[0]
+
+
+# -- the backward pass (summary(..., backward=True)) --
+
+
+def _backward_flop_counter_total(model, *inputs):
+    """FlopCounterMode on the backward pass alone: the gradients of the trainable parameters."""
+    model.eval()
+    out = model(*inputs)
+    first = next(t for t in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(t, torch.Tensor))
+    loss = first.float().mean()
+    with FlopCounterMode(display=False) as counter:
+        torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad], allow_unused=True)
+    return counter.get_total_flops()
+
+
+# fused CPU kernels FlopCounterMode cannot see (the rows count them from shapes): checked separately
+_BLIND_BACKWARD = {"torch-mha", "uvr5-cascaded-aspp"}
+
+
+@pytest.mark.parametrize("case", sorted(set(CASES) - _BLIND_BACKWARD))
+def test_backward_totals_equal_flop_counter_mode(case):
+    make, inputs = CASES[case]
+    torch.manual_seed(0)
+    model = make()
+    s = explore.summary(model, *inputs, backward=True)
+    assert s.has_backward and all(r.backward_macs is not None for r in s.rows)
+    assert s.total_backward_flops == s.backward_counter_flops == _backward_flop_counter_total(model, *inputs)
+    assert all(p.grad is None for p in model.parameters())  # gradients are computed, never accumulated
+    assert s.total_backward_flops > 0
+
+
+def test_backward_of_each_linear_by_hand():
+    """y = x Wᵀ: the backward computes dW = gᵀ x and, when anything before needs it, dx = g W — each
+    as many MACs as the forward. The first layer's input needs no gradient; a frozen layer computes
+    no dW."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5))
+    s = explore.summary(model, torch.randn(4, 10), backward=True)
+    first, second, third = (r for r in s.rows if r.type == "Linear")
+    assert first.backward_macs == first.macs == 4 * 10 * 20  # dW only
+    assert second.backward_macs == 2 * second.macs == 2 * 4 * 20 * 30
+    assert third.backward_macs == 2 * third.macs
+    assert all(r.backward_macs == 0 for r in s.rows if r.type == "ReLU")
+    model[0].requires_grad_(False)  # freeze the first layer: nothing before layer 2 needs a gradient
+    s = explore.summary(model, torch.randn(4, 10), backward=True)
+    first, second, third = (r for r in s.rows if r.type == "Linear")
+    assert (first.backward_macs, second.backward_macs, third.backward_macs) == (0, second.macs, 2 * third.macs)
+    # an input that requires grad (an adversarial example, say) brings the first layer's dx back
+    x = torch.randn(4, 10, requires_grad=True)
+    s = explore.summary(model, x, backward=True)
+    assert next(r for r in s.rows if r.type == "Linear").backward_macs == 4 * 10 * 20
+    assert x.grad is None
+
+
+def test_backward_of_a_layer_called_twice_is_counted_per_call():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Linear(6, 8)
+            self.shared = nn.Linear(8, 8)
+
+        def forward(self, x):
+            return self.shared(torch.tanh(self.shared(self.stem(x))))
+
+    s = explore.summary(Twice(), torch.randn(3, 6), backward=True)
+    calls = [r for r in s.rows if r.name == "shared"]
+    assert len(calls) == 2 and all(r.backward_macs == 2 * 3 * 8 * 8 for r in calls)
+    assert s.total_backward_macs == 3 * 6 * 8 + 2 * 2 * 3 * 8 * 8 == s.backward_counter_flops // 2
+
+
+def test_backward_on_meta_equals_cpu_and_what_the_fused_kernels_do():
+    torch.manual_seed(0)
+    for make, inputs in (CASES["gpt"], CASES["cnn-2d"], CASES["dit"], (lambda: models.resnet.resnet18(), (torch.randn(2, 3, 32, 32),))):
+        model = make()
+        cpu = explore.summary(model, *inputs, backward=True)
+        meta = explore.summary(model, *inputs, backward=True, device="meta")
+        assert [r.backward_macs for r in cpu.rows] == [r.backward_macs for r in meta.rows]
+    # the CPU's fused LSTM kernel computes every gradient, the first layer's input and the initial
+    # states included: twice the forward
+    lstm = nn.LSTM(8, 16, num_layers=2, batch_first=True)
+    x = torch.randn(2, 5, 8)
+    cpu = explore.summary(lstm, x, backward=True)
+    assert cpu.total_backward_macs == 2 * cpu.total_macs == 2 * 2 * 5 * 4 * 16 * ((8 + 16) + (16 + 16))
+    assert cpu.backward_counter_flops == 0  # invisible to FlopCounterMode
+    # on meta the LSTM runs step by step, and autograd skips what nobody needs: the first layer's
+    # dx (B·T·4H·D) and, in both layers, the gradient of the initial hidden state (B·4H·H)
+    meta = explore.summary(lstm, x, backward=True, device="meta")
+    assert meta.total_backward_macs == cpu.total_backward_macs - 2 * 5 * 4 * 16 * 8 - 2 * (2 * 4 * 16 * 16)
+
+
+def test_backward_of_fused_cpu_attention_recomputes_the_scores():
+    """F.scaled_dot_product_attention runs the CPU's fused kernel; its backward recomputes the
+    scores: five products of the forward's size where explicit attention needs four."""
+
+    class Attention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.out = nn.Linear(16, 48), nn.Linear(16, 16)
+
+        def forward(self, x):
+            q, k, v = self.qkv(x).view(3, 7, 3, 4, 4).permute(2, 0, 3, 1, 4)
+            return self.out(nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(3, 7, 16))
+
+    torch.manual_seed(0)
+    s = explore.summary(Attention(), torch.randn(3, 7, 16), backward=True)
+    products = 3 * 4 * 7 * 7 * 4  # B·H·T·T·d_head MACs, one product
+    assert s.total_macs == 3 * 7 * 16 * 48 + 3 * 7 * 16 * 16 + 2 * products
+    attention = next(r for r in s.rows if r.type == "Attention")
+    assert attention.macs == 2 * products and attention.backward_macs == 5 * products
+    # backward: qkv computes dW only (its input is the data), out computes dW and dx
+    assert s.total_backward_macs == 3 * 7 * 16 * 48 + 2 * 3 * 7 * 16 * 16 + 5 * products
+    assert s.total_backward_flops - s.backward_counter_flops == 2 * 5 * products  # the kernel FlopCounterMode cannot see
+
+
+def test_backward_training_time_and_grouping():
+    torch.manual_seed(0)
+    make, inputs = CASES["gpt"]
+    s = explore.summary(make(), *inputs, backward=True)
+    assert s.theoretical_seconds(1e9, training=True) == pytest.approx((s.total_flops + s.total_backward_flops) / 1e9)
+    assert s.grouped(1).total_backward_macs == s.total_backward_macs
+    assert "backward FLOPs" in str(s) and "backward FLOPs" in s._repr_html_()
+    plain = explore.summary(make(), *inputs)
+    assert not plain.has_backward and "backward FLOPs" not in str(plain)
+    with pytest.raises(ValueError, match="backward=True"):
+        plain.total_backward_macs
+
+
+def test_backward_bad_inputs():
+    model = nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    with pytest.raises(TypeError, match="backward"):
+        explore.summary(model, x, backward="yes")
+    with pytest.raises(TypeError, match="loss_fn"):
+        explore.summary(model, x, backward=True, loss_fn="mse")
+    with pytest.raises(ValueError, match="backward=True"):
+        explore.summary(model, x, loss_fn=lambda out: out.sum())
+    with pytest.raises(TypeError, match="scalar"):
+        explore.summary(model, x, backward=True, loss_fn=lambda out: out)
+    frozen = nn.Linear(3, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="nothing to differentiate|trainable"):
+        explore.summary(frozen, x, backward=True)
+
+    class Predict(nn.Linear):
+        def forward(self, x):
+            return super().forward(x).argmax(-1)  # integers: nothing to differentiate
+
+    with pytest.raises(ValueError, match="requires grad; pass loss_fn"):
+        explore.summary(Predict(3, 2), x, backward=True)
+    with pytest.raises(ValueError, match="no grad_fn"):
+        explore.summary(model, x, backward=True, loss_fn=lambda out: torch.zeros(()))
+    assert model.weight.grad is None
+
+
+def test_a_model_that_has_trained_can_be_copied_to_meta():
+    """An MoE layer keeps its last auxiliary loss, a tensor with a graph, for the training loop;
+    copy.deepcopy refuses such a module, the lens copies it detached."""
+    torch.manual_seed(0)
+    moe = models.moe.MoEFeedForward(8, 16, num_experts=4)
+    x = torch.randn(2, 5, 8)
+    moe(x)  # a training forward: last_stats["aux_loss"] has a grad_fn
+    assert moe.last_stats["aux_loss"].grad_fn is not None
+    on_meta = explore.summary(moe, x, device="meta")
+    assert explore.memory(moe, x, device="meta").kept > 0
+    assert moe.last_stats["aux_loss"].grad_fn is not None  # the caller's model is as it was
+    assert on_meta.total_macs == explore.summary(moe, x).total_macs

@@ -35,3 +35,34 @@ def test_meta_summary_equals_the_real_one(name):
     meta = explore.summary(model, *call.args, device="meta")
     assert (meta.total_params, meta.total_flops) == (real.total_params, real.total_flops)
     assert all(row.macs is not None for row in meta.rows)
+
+
+def _uses_fused_lstm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.LSTM) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", FORWARDS)
+def test_meta_backward_equals_the_real_one(name):
+    """The backward pass on meta counts what the CPU computes, layer by layer — except the CPU's
+    fused LSTM kernel, which also computes gradients nobody asked for (see test_explore_summary),
+    and a mixture of experts, whose tokens meta splits evenly (exact in total, not per expert)."""
+    call = CALLS[name]()
+    model = getattr(call.fn, "__self__", None)
+    if not isinstance(model, nn.Module) or call.kwargs or not any(isinstance(a, torch.Tensor) for a in call.args):
+        pytest.skip("not a module's forward with positional inputs")
+    if not any(p.requires_grad for p in model.parameters()):
+        pytest.skip("nothing trainable")
+    try:
+        real = explore.summary(model, *call.args, backward=True)
+    except ValueError as exc:
+        if "requires grad" not in str(exc):
+            raise
+        pytest.skip("no differentiable output")
+    meta = explore.summary(model, *call.args, device="meta", backward=True)
+    assert all(p.grad is None for p in model.parameters())
+    if _uses_fused_lstm(model):
+        assert 0 < meta.total_backward_macs <= real.total_backward_macs
+    elif "moe" in name.lower():
+        assert meta.total_backward_macs == real.total_backward_macs
+    else:
+        assert [r.backward_macs for r in meta.rows] == [r.backward_macs for r in real.rows]

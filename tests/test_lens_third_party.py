@@ -96,3 +96,26 @@ def test_a_branch_shared_between_two_attributes_counts_its_weights_once_and_its_
     assert sum(row.name.startswith("conv3.") for row in table.rows) == 2 * sum(row.name.startswith("conv3.") for row in alone.rows)
     meta = explore.summary(shared, x, device="meta")
     assert meta.total_params == table.total_params and meta.total_flops == table.total_flops
+
+
+def _backward_flop_counter(model, *inputs):
+    out = model(*inputs)
+    loss = out[0].float().mean()
+    with FlopCounterMode(display=False) as counter:
+        torch.autograd.grad(loss, [p for p in model.parameters() if p.requires_grad], allow_unused=True)
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_backward_per_row_and_the_fused_kernels_recomputation(name):
+    """The backward pass of the explicit model equals FlopCounterMode's; the fused CPU attention's
+    backward kernel recomputes the scores, one product of the forward's size more per layer (half
+    of the two the fused forward hides)."""
+    fused, explicit, inputs = CASES[name]()
+    loss = lambda out: out[0].float().mean()  # noqa: E731 — the first output: logits or hidden states
+    table = explore.summary(explicit, *inputs, backward=True, loss_fn=loss)
+    assert all(row.backward_macs is not None for row in table.rows)
+    assert table.total_backward_flops == table.backward_counter_flops == _backward_flop_counter(explicit, *inputs)
+    fused_table = explore.summary(fused, *inputs, backward=True, loss_fn=loss)
+    assert fused_table.total_backward_flops - table.total_backward_flops == fused_table.blind_flops // 2 > 0
+    assert all(p.grad is None for p in fused.parameters())

@@ -9,6 +9,8 @@
 - ``explore.summary`` of GPT-2 124M (the book's GPT with ``GPTConfig.gpt2()``) at 1,024 tokens on
   ``meta``: target ≤ 3 s (one real forward pass is about 0.3 TFLOP).
 - ``explore.summary`` of ResNet-18 at 224×224 on ``meta``.
+- ``explore.summary(..., backward=True)`` of GPT-2 124M and ResNet-18 on ``meta``: the backward
+  pass counted per layer, and its ratio to the forward.
 - ``explore.memory``: the predicted peak of one Adam training step against the peak measured
   with the profiler's memory timeline, on five models (an MLP, the digits CNN, chapter 06's GPT,
   ResNet-18, A3's ViT; ``tests/test_explore_memory.py`` asserts |error| ≤ 10 % on the same five),
@@ -62,6 +64,12 @@ def main() -> int:
     s = explore.summary(resnet, image, device="meta")
     print(f"summary of ResNet-18 (meta, one 224×224 image): {seconds:.2f} s — {s.total_params:,} parameters, "
           f"{s.total_macs / 1e9:.3f} GMACs (the '1.8 GFLOPs' usually quoted)")
+
+    for name, model_, inputs in (("GPT-2 124M, 1,024 tokens", gpt2, tokens), ("ResNet-18, one 224×224 image", resnet, image)):
+        seconds = best_of(lambda: explore.summary(model_, inputs, device="meta", backward=True))
+        s = explore.summary(model_, inputs, device="meta", backward=True)
+        print(f"summary with the backward pass of {name} (meta): {seconds:.2f} s — forward {s.total_flops / 1e9:.1f} GFLOPs, "
+              f"backward {s.total_backward_flops / 1e9:.1f} GFLOPs ({s.total_backward_flops / s.total_flops:.3f} × forward)")
     memory_table()
     return 0
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._copying import deepcopy_module
 from .. import _guard
 from .._checks import check_bool, check_finite, check_real
 from ..data._checks import check_seed
@@ -97,7 +98,7 @@ def gradcheck(fn: Any, *inputs: Any, eps: float = 1e-6, params: bool = True, see
         return GradCheck(errors)
     if not callable(fn):
         raise TypeError(f"fn must be a module, a function or a scratch layer, got {type(fn).__name__}")
-    module = copy.deepcopy(fn).double() if isinstance(fn, nn.Module) else fn
+    module = deepcopy_module(fn).double() if isinstance(fn, nn.Module) else fn
     tensors = []
     for i, value in enumerate(inputs):
         t = torch.as_tensor(value)

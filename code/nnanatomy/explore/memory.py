@@ -35,7 +35,6 @@ prediction is of the bytes held by tensors.
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 
 from collections.abc import Callable, Iterable
@@ -47,6 +46,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
+from ._copying import deepcopy_module
 from .. import _guard
 from .._checks import check_device
 from .formatting import format_bytes
@@ -420,7 +420,7 @@ def _fake_copy(model: nn.Module, inputs: tuple, mode: Any) -> tuple[nn.Module, t
             if id(b) not in memo:
                 memo[id(b)] = torch.empty(b.shape, dtype=b.dtype)
         fake_inputs = tuple(torch.empty(t.shape, dtype=t.dtype) if isinstance(t, torch.Tensor) else t for t in inputs)
-    return copy.deepcopy(model, memo), fake_inputs
+    return deepcopy_module(model, memo), fake_inputs
 
 
 def _default_loss(output: Any) -> torch.Tensor:

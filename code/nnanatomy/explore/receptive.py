@@ -12,11 +12,11 @@ layer after it. :func:`measured_receptive_field` checks the formula with autogra
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ._copying import deepcopy_module
 from .. import _guard
 from ..scratch.conv import pair
 
@@ -129,7 +129,7 @@ def measured_receptive_field(model: nn.Module, example_input: torch.Tensor) -> t
     """
     _check(model, example_input)
     # on a CPU float64 copy: the caller's model may sit on a GPU (or MPS, which has no float64)
-    probe = copy.deepcopy(model).cpu().eval().double()
+    probe = deepcopy_module(model).cpu().eval().double()
     for parent in probe.modules():
         for child_name, child in list(parent.named_children()):
             if isinstance(child, nn.MaxPool2d):
