@@ -860,6 +860,10 @@ CALLS.update({
     "explore.widgets.conv_geometry": lambda: C(explore.conv_geometry, (8, 8, 1, 2, 3), {"stride": 1, "padding": 1, "dilation": 1, "bias": True}),
     "explore.widgets.ConvGeometry.describe": lambda: C(explore.conv_geometry(8, 8, 1, 2, 3).describe),
     "explore.widgets.layer_cost": lambda: C(explore.layer_cost, ("Linear",), {"batch": 2, "in_features": 3, "out_features": 2}),
+    "explore.parallel.parallel_cost": lambda: C(explore.parallel_cost, (124_439_808,), {"devices": 8, "strategy": "fsdp", "optimizer": "adam",
+                                                                         "bytes_per_value": 4, "tokens_per_device": 8192,
+                                                                         "peak_flops": 1e14, "link_bandwidth": 25e9}),
+    "explore.parallel.ParallelCost.describe": lambda: C(explore.parallel_cost(1000).describe),
     # ------------------------------------------------------------------ separation
     "separation.SpectrogramConfig": lambda: C(separation.SpectrogramConfig, (), {"n_fft": 128, "hop": 32}),
     "separation.stft": lambda: C(separation.stft, (_nrandn(2, 800).astype(np.float32), separation.SpectrogramConfig(n_fft=128, hop=32))),
@@ -913,6 +917,7 @@ NOT_PROBED.update({
     "experiments.reverbnet.run": "one training run of the stored A3 experiment (minutes); its arguments are checked by tests/test_reverbnet.py",
     "explore.widgets.conv_calculator": "an ipywidgets panel; its arithmetic is conv_geometry, which is probed",
     "explore.widgets.layer_calculator": "an ipywidgets panel; its arithmetic is layer_cost, which is probed",
+    "explore.parallel.parallel_calculator": "an ipywidgets panel; its arithmetic is parallel_cost, which is probed",
     "explore.counting.register_counter": "a decorator factory taking module types (*args): probed through count_macs and tests/test_explore_lens.py",
     "judge.train_digit_judge": "trains a classifier for seconds (30 epochs); its arguments are checked in tests/test_unet_diffusion_dit.py",
     "plots.show_compact": "displays a figure through IPython (needs a notebook front end)",
@@ -939,7 +944,7 @@ _RESULT = "a result record the package returns (readers read it, they do not bui
 NOT_PROBED.update({name: _RESULT for name in (
     "data.translation.TranslationData", "display.SourceCode", "distributed.Info", "explore.backward.BackwardWalk", "explore.compare.Comparison",
     "explore.compare.ComparisonEntry", "explore.gradcheck.GradCheck", "explore.receptive.RFRow", "explore.receptive.ReceptiveField",
-    "explore.memory.MemoryReport", "explore.memory.MemoryRow", "explore.stability.Finding", "explore.stability.GradientFlow", "explore.stability.LayerStats", "explore.summary.LayerRow", "explore.summary.Summary",
+    "explore.memory.MemoryReport", "explore.memory.MemoryRow", "explore.stability.Finding", "explore.stability.GradientFlow", "explore.stability.LayerStats", "explore.summary.LayerRow", "explore.summary.Summary", "explore.parallel.ParallelCost",
     "explore.trace.LayerTrace", "explore.trace.Trace", "explore.widgets.ConvGeometry")})
 NOT_PROBED.update({
     "scratch.layers.Layer.forward": "the abstract base method: it raises NotImplementedError by design (every layer overrides it)",

@@ -7,6 +7,7 @@ from .formatting import format_bytes, format_count
 from .gradcheck import GradCheck, grade, gradcheck
 from .lint import LINT_LIMITS, lint
 from .memory import OPTIMIZER_STATES, MemoryReport, MemoryRow, memory
+from .parallel import OPTIMIZER_STATE_TENSORS, STRATEGIES, ParallelCost, parallel_calculator, parallel_cost
 from .receptive import ReceptiveField, RFRow, measured_receptive_field, receptive_field
 from .stability import CRITERIA, THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
 from .summary import FLOP_CONVENTION, LayerRow, Summary, summary
@@ -27,6 +28,9 @@ __all__ = [
     "MemoryReport",
     "MemoryRow",
     "OPTIMIZER_STATES",
+    "OPTIMIZER_STATE_TENSORS",
+    "ParallelCost",
+    "STRATEGIES",
     "GradCheck",
     "GradientFlow",
     "LINT_LIMITS",
@@ -49,6 +53,8 @@ __all__ = [
     "gradient_flow",
     "lint",
     "measured_receptive_field",
+    "parallel_calculator",
+    "parallel_cost",
     "memory",
     "receptive_field",
     "register_counter",
