@@ -15,6 +15,7 @@
   with the profiler's memory timeline, on five models (an MLP, the digits CNN, chapter 06's GPT,
   ResNet-18, A3's ViT; ``tests/test_explore_memory.py`` asserts |error| ≤ 10 % on the same five),
   and on the chapter-04 LSTM, whose fused kernel's workspace the prediction does not model.
+  On a machine with CUDA the same table is printed again for the GPU (``max_memory_allocated``).
 """
 
 from __future__ import annotations
@@ -70,12 +71,14 @@ def main() -> int:
         s = explore.summary(model_, inputs, device="meta", backward=True)
         print(f"summary with the backward pass of {name} (meta): {seconds:.2f} s — forward {s.total_flops / 1e9:.1f} GFLOPs, "
               f"backward {s.total_backward_flops / 1e9:.1f} GFLOPs ({s.total_backward_flops / s.total_flops:.3f} × forward)")
-    memory_table()
+    memory_table("cpu")
+    if torch.cuda.is_available():  # max_memory_allocated against the prediction (multi-tensor Adam on CUDA)
+        memory_table("cuda")
     return 0
 
 
-def memory_table() -> None:
-    """Predicted vs measured peak of one training step (CPU, Adam)."""
+def memory_table(device: str) -> None:
+    """Predicted vs measured peak of one training step (Adam) on ``device``."""
     from torch import nn
 
     from nnanatomy.models.lab import ViTClassifier
@@ -91,10 +94,11 @@ def memory_table() -> None:
         "ViT (A3), batch 64": (ViTClassifier(), torch.randn(64, 1, 8, 8)),
         "LSTM language model (ch. 04), 32 × 64": (models.CharRNN(models.CharRNNConfig(vocab_size=40, cell="lstm")), ids),
     }
-    print(f"\n{'explore.memory, one Adam step on this CPU':42s} {'predicted peak':>15s} {'measured':>10s} {'error':>7s}   time")
+    title = f"explore.memory, one Adam step on {'this CPU' if device == 'cpu' else torch.cuda.get_device_name()}"
+    print(f"\n{title:42s} {'predicted peak':>15s} {'measured':>10s} {'error':>7s}   time")
     for name, (model, batch) in cases.items():
         start = time.perf_counter()
-        r = explore.memory(model, batch)
+        r = explore.memory(model, batch, device=device)
         seconds = time.perf_counter() - start
         print(f"{name:42s} {explore.format_bytes(r.predicted_peak):>15s} {explore.format_bytes(r.measured_peak):>10s} "
               f"{r.error:+7.1%}   {seconds:.1f} s")
