@@ -143,7 +143,7 @@ def test_dit_is_zero_initialised_and_shaped():
         c = torch.randn(3, 32)
         tokens = torch.randn(3, 16, 32)
         torch.testing.assert_close(block(tokens, c), tokens)  # every block starts as the identity
-    tokens = dit.patch_embed(x)
+    tokens = dit.x_embedder(x)
     assert tokens.shape == (3, 16, 32)
     patches = torch.randn(3, 16, 4)
     image = dit.unpatchify(patches)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models import dit as _dit
 from ..models import gpt as _gpt
 from ..models import lab as _lab
 from ..models import transformer as _transformer
@@ -114,6 +115,14 @@ def _mha(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
     # Q Kᵀ and weights·V: each B·H·T_q·T_k·d_head (the projections are counted as Linear rows)
     weights = output[1]  # (B, H, T_q, T_k)
     return 2 * weights.numel() * module.d_head
+
+
+@register_counter(_dit.Attention)
+def _dit_attention(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> int:
+    # DiT's fused self-attention: Q Kᵀ and weights·V over all N tokens, each B·N·N·D summed over
+    # the heads (qkv and proj are counted as Linear rows)
+    b, n, d = output.shape
+    return 2 * b * n * n * d
 
 
 @register_counter(_gpt.CausalSelfAttention)

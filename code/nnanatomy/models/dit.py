@@ -12,6 +12,15 @@ For the chapter's ablation, ``DiTConfig.conditioning`` also builds the two alter
 ``"adaln"`` (the same modulation, default-initialised instead of zero) and ``"add"`` — the
 source notes' sketch, where the conditioning vector is added to every token once and the blocks
 are plain pre-LN Transformer blocks.
+
+The modules and their names are those of the official implementation (facebookresearch/DiT,
+``models.py``): ``x_embedder.proj``, ``t_embedder.mlp``, ``y_embedder.embedding_table``, a fixed
+``pos_embed``, ``blocks.i.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2,
+adaLN_modulation}``, ``final_layer.{norm_final, linear, adaLN_modulation}``. ``DiTConfig.paper
+("DiT-XL/2")`` is the paper's 256×256 class-conditional model — 32×32×4 latents, 1,000 classes
+plus the null class, learned variance (2·C outputs), 256 timestep frequencies — whose published
+checkpoints load into :class:`DiT` with ``strict=True``; the chapter's digit model is a small
+configuration of the same class.
 """
 
 from __future__ import annotations
@@ -22,12 +31,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .._checks import check_real, outside
+from torch.nn import functional as F
 
-from .transformer import MultiHeadAttention
-from .unet import SinusoidalTimeEmbedding
+from .._checks import check_int, check_real, outside
 
-__all__ = ["CONDITIONINGS", "DiT", "DiTBlock", "DiTConfig", "FinalLayer", "PatchEmbed", "modulate", "sincos_2d"]
+__all__ = ["CONDITIONINGS", "PAPER_MODELS", "Attention", "DiT", "DiTBlock", "DiTConfig", "FinalLayer", "LabelEmbedder",
+           "Mlp", "PatchEmbed", "TimestepEmbedder", "modulate", "sincos_2d", "timestep_embedding"]
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -36,18 +45,109 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 
 def sincos_2d(grid: int, dim: int) -> torch.Tensor:
-    """Fixed 2-D positional embedding ``(grid², dim)``: half the dimensions encode the row, half
-    the column, each with the 1-D sine–cosine code of the Transformer."""
+    """Fixed 2-D positional embedding ``(grid², dim)`` of the patches in row-major order: half the
+    dimensions encode the patch's column, half its row, each with the 1-D sine–cosine code of the
+    Transformer (sines, then cosines) — in the official DiT's order (column first)."""
     if dim % 4:
         raise ValueError(f"dim must be divisible by 4, got {dim}")
     quarter = dim // 4
     freqs = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / quarter)
     rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
     parts = []
-    for coord in (rows.reshape(-1), cols.reshape(-1)):
+    for coord in (cols.reshape(-1), rows.reshape(-1)):
         angles = coord[:, None].double() * freqs[None]
         parts += [torch.sin(angles), torch.cos(angles)]
     return torch.cat(parts, dim=1).float()
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Diffusion steps ``(B,)`` → ``(B, dim)``: cosines then sines of ``t·ω_k``, ``ω_k =
+    max_period^(−k/(dim/2))`` (the official DiT's order; an odd ``dim`` gets a zero column)."""
+    if not isinstance(t, torch.Tensor) or t.ndim != 1:
+        raise ValueError(f"t must be a 1-D tensor of steps (B,), got {getattr(t, 'shape', type(t).__name__)}")
+    dim = check_int("dim", dim, 1)
+    max_period = check_real("max_period", max_period, 1.0, low_open=True)
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    angles = t.float()[:, None] * freqs[None]
+    embedding = torch.cat([torch.cos(angles), torch.sin(angles)], dim=-1)
+    if dim % 2:
+        embedding = torch.cat([embedding, torch.zeros_like(embedding[:, :1])], dim=-1)
+    return embedding
+
+
+class TimestepEmbedder(nn.Module):
+    """Step t → ``timestep_embedding(t, frequencies)`` → Linear → SiLU → Linear: ``(B,)`` → ``(B, hidden)``.
+    The paper: 256 frequencies and an MLP of width ``hidden``."""
+
+    def __init__(self, hidden: int, frequency_embedding_size: int = 256, mlp_width: int | None = None) -> None:
+        super().__init__()
+        hidden, frequency_embedding_size = check_int("hidden", hidden, 1), check_int("frequency_embedding_size", frequency_embedding_size, 1)
+        width = hidden if mlp_width is None else check_int("mlp_width", mlp_width, 1)
+        self.frequency_embedding_size = frequency_embedding_size
+        self.mlp = nn.Sequential(nn.Linear(frequency_embedding_size, width), nn.SiLU(), nn.Linear(width, hidden))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(timestep_embedding(t, self.frequency_embedding_size))
+
+
+class LabelEmbedder(nn.Module):
+    """Class label → a learned vector; row ``num_classes`` is the null class of classifier-free
+    guidance. (Replacing labels by the null class during training is the training loop's job.)"""
+
+    def __init__(self, num_classes: int, hidden: int) -> None:
+        super().__init__()
+        self.num_classes = check_int("num_classes", num_classes, 1)
+        self.embedding_table = nn.Embedding(num_classes + 1, check_int("hidden", hidden, 1))
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.is_complex():
+            raise TypeError(f"labels must be an integer tensor, got {getattr(labels, 'dtype', type(labels).__name__)}")
+        if outside(labels, 0, self.num_classes + 1):
+            raise ValueError(f"labels must be in [0, {self.num_classes}] ({self.num_classes} = no class)")
+        return self.embedding_table(labels)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with one fused Q/K/V projection, as DiT's (timm's) ``Attention``:
+    ``qkv = Linear(D, 3D)``, ``softmax(Q Kᵀ/√d_head) V`` per head, then ``proj = Linear(D, D)``."""
+
+    def __init__(self, hidden: int, num_heads: int) -> None:
+        super().__init__()
+        hidden, num_heads = check_int("hidden", hidden, 1), check_int("num_heads", num_heads, 1)
+        if hidden % num_heads:
+            raise ValueError(f"hidden {hidden} must be divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_tokens(x, self.proj.in_features)
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)  # (B, H, N, d_head)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Mlp(nn.Module):
+    """``fc2(GELU_tanh(fc1(x)))``: the Transformer's position-wise MLP, named as timm names it."""
+
+    def __init__(self, hidden: int, width: int) -> None:
+        super().__init__()
+        hidden, width = check_int("hidden", hidden, 1), check_int("width", width, 1)
+        self.fc1 = nn.Linear(hidden, width)
+        self.act = nn.GELU(approximate="tanh")
+        self.fc2 = nn.Linear(width, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_tokens(x, self.fc1.in_features)
+        return self.fc2(self.act(self.fc1(x)))
+
+
+def _check_tokens(x: object, width: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != width or not x.is_floating_point():
+        raise ValueError(f"expected floating-point tokens (B, N, {width}), got {getattr(x, 'dtype', type(x).__name__)} "
+                         f"{tuple(getattr(x, 'shape', ()))}")
 
 
 class PatchEmbed(nn.Module):
@@ -79,10 +179,9 @@ class DiTBlock(nn.Module):
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
         adaptive = conditioning != "add"
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
-        self.attn = MultiHeadAttention(hidden, num_heads)
+        self.attn = Attention(hidden, num_heads)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
-        width = int(hidden * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(hidden, width), nn.GELU(approximate="tanh"), nn.Linear(width, hidden))
+        self.mlp = Mlp(hidden, int(hidden * mlp_ratio))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden)) if adaptive else None
         if conditioning == "adaln-zero":
             nn.init.zeros_(self.adaLN_modulation[1].weight)  # adaLN-Zero: the block starts as the identity
@@ -90,13 +189,10 @@ class DiTBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if self.adaLN_modulation is None:  # plain pre-LN block
-            h = self.norm1(x)
-            x = x + self.attn(h, h)[0]
+            x = x + self.attn(self.norm1(x))
             return x + self.mlp(self.norm2(x))
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
-        h = modulate(self.norm1(x), shift_msa, scale_msa)
-        attn, _ = self.attn(h, h)
-        x = x + gate_msa[:, None] * attn
+        x = x + gate_msa[:, None] * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
         return x + gate_mlp[:, None] * self.mlp(modulate(self.norm2(x), shift_mlp, scale_mlp))
 
 
@@ -109,7 +205,7 @@ class FinalLayer(nn.Module):
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
         adaptive = conditioning != "add"
-        self.norm = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
+        self.norm_final = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         self.linear = nn.Linear(hidden, patch * patch * out_channels)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden)) if adaptive else None
         if conditioning == "adaln-zero":
@@ -119,14 +215,21 @@ class FinalLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if self.adaLN_modulation is None:
-            return self.linear(self.norm(x))
+            return self.linear(self.norm_final(x))
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
-        return self.linear(modulate(self.norm(x), shift, scale))
+        return self.linear(modulate(self.norm_final(x), shift, scale))
+
+
+#: the paper's model sizes: name → (depth, hidden, heads) (Peebles & Xie, 2023, Table 1)
+PAPER_MODELS = {"DiT-S": (12, 384, 6), "DiT-B": (12, 768, 12), "DiT-L": (24, 1024, 16), "DiT-XL": (28, 1152, 16)}
+INITIALIZATIONS = ("pytorch", "paper")
 
 
 @dataclass
 class DiTConfig:
-    image_size: int = 8
+    """Sizes of a DiT. The defaults are chapter 11's digit model; :meth:`paper` gives the paper's."""
+
+    image_size: int = 8  # the input's side: pixels here, latent cells in the paper (32 for 256×256 images)
     in_channels: int = 1
     patch: int = 2
     hidden: int = 64
@@ -135,23 +238,60 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     num_classes: int = 10  # label num_classes is the "no class" token of classifier-free guidance
     conditioning: str = "adaln-zero"  # or "adaln" (not zero-initialised), "add" (the source's sketch)
+    learn_sigma: bool = False  # the paper also predicts the variance: 2·C output channels
+    frequency_embedding_size: int = 64  # sinusoid frequencies of the step t (the paper: 256)
+    time_mlp_width: int | None = 256  # width of the step's MLP (None: hidden, as in the paper)
+    initialization: str = "pytorch"  # "paper": Xavier-uniform Linears, N(0, 0.02) embeddings, as the official code
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "in_channels", "patch", "hidden", "depth", "num_heads", "num_classes"):
+        for name in ("image_size", "in_channels", "patch", "hidden", "depth", "num_heads", "num_classes",
+                     "frequency_embedding_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"DiTConfig.{name} must be a positive int, got {value!r}")
+        if self.time_mlp_width is not None and (isinstance(self.time_mlp_width, bool) or not isinstance(self.time_mlp_width, int)
+                                                or self.time_mlp_width < 1):
+            raise ValueError(f"DiTConfig.time_mlp_width must be None or a positive int, got {self.time_mlp_width!r}")
         if self.image_size % self.patch:
             raise ValueError(f"image_size {self.image_size} must be divisible by patch {self.patch}")
         if self.hidden % self.num_heads or self.hidden % 4:
             raise ValueError(f"hidden {self.hidden} must be divisible by num_heads {self.num_heads} and by 4")
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"DiTConfig.conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
+        if not isinstance(self.learn_sigma, bool):
+            raise TypeError(f"DiTConfig.learn_sigma must be True or False, got {self.learn_sigma!r}")
+        if self.initialization not in INITIALIZATIONS:
+            raise ValueError(f"DiTConfig.initialization must be one of {INITIALIZATIONS}, got {self.initialization!r}")
         check_real("DiTConfig.mlp_ratio", self.mlp_ratio, 0.0, 64.0, low_open=True)
+
+    @property
+    def out_channels(self) -> int:
+        return 2 * self.in_channels if self.learn_sigma else self.in_channels
+
+    @classmethod
+    def paper(cls, name: str = "DiT-XL/2", **overrides: object) -> DiTConfig:
+        """The paper's class-conditional ImageNet 256×256 model ``name`` ("DiT-S/8" … "DiT-XL/2"):
+        32×32×4 latents of the Stable Diffusion VAE, 1,000 classes and the null class, learned
+        variance, 256 step frequencies, the official initialisation. ``overrides`` change any
+        field (``image_size=64`` for the 512×512 models)."""
+        if not isinstance(name, str) or "/" not in name or name.split("/")[0] not in PAPER_MODELS:
+            raise ValueError(f"name must be one of {sorted(PAPER_MODELS)} with a patch size /2, /4 or /8, e.g. 'DiT-XL/2'; got {name!r}")
+        size, patch = name.split("/")
+        if patch not in ("2", "4", "8"):
+            raise ValueError(f"the paper's patch sizes are 2, 4 and 8; got {name!r}")
+        depth, hidden, heads = PAPER_MODELS[size]
+        fields = dict(image_size=32, in_channels=4, patch=int(patch), hidden=hidden, depth=depth, num_heads=heads,
+                      mlp_ratio=4.0, num_classes=1000, learn_sigma=True, frequency_embedding_size=256,
+                      time_mlp_width=None, initialization="paper")
+        unknown = sorted(set(overrides) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown DiTConfig fields {unknown}")
+        return cls(**{**fields, **overrides})
 
 
 class DiT(nn.Module):
-    """Noise predictor ``(x_t (B, C, H, W), t (B,), y (B,)) → ε̂ (B, C, H, W)``."""
+    """Noise predictor ``(x_t (B, C, H, W), t (B,), y (B,)) → ε̂ (B, C, H, W)`` — ``(B, 2C, H, W)``
+    with ``learn_sigma``: the noise, then the variance interpolation ``v`` of Nichol & Dhariwal."""
 
     def __init__(self, config: DiTConfig | None = None) -> None:
         super().__init__()
@@ -160,17 +300,41 @@ class DiT(nn.Module):
             raise TypeError(f"config must be a DiTConfig, got {type(config).__name__}")
         self.config = config
         grid = config.image_size // config.patch
-        self.patch_embed = PatchEmbed(config.in_channels, config.hidden, config.patch)
-        self.register_buffer("pos_embed", sincos_2d(grid, config.hidden)[None], persistent=False)
-        self.t_embedder = SinusoidalTimeEmbedding(config.hidden)
-        self.y_embedder = nn.Embedding(config.num_classes + 1, config.hidden)  # +1: the null label
+        self.x_embedder = PatchEmbed(config.in_channels, config.hidden, config.patch)
+        self.t_embedder = TimestepEmbedder(config.hidden, config.frequency_embedding_size, config.time_mlp_width)
+        self.y_embedder = LabelEmbedder(config.num_classes, config.hidden)  # + the null label
+        # fixed, not learned; in the state dict (as in the official checkpoints), not among the parameters
+        self.register_buffer("pos_embed", sincos_2d(grid, config.hidden)[None])
         self.blocks = nn.ModuleList(DiTBlock(config.hidden, config.num_heads, config.mlp_ratio, config.conditioning)
                                     for _ in range(config.depth))
-        self.final_layer = FinalLayer(config.hidden, config.patch, config.in_channels, config.conditioning)
+        self.final_layer = FinalLayer(config.hidden, config.patch, config.out_channels, config.conditioning)
+        if config.initialization == "paper":
+            self._initialize_as_published()
+
+    @torch.no_grad()
+    def _initialize_as_published(self) -> None:
+        """The official ``initialize_weights``: Xavier-uniform Linears (and the patch projection, as
+        a matrix) with zero biases, N(0, 0.02) for the label table and the step MLP, and the
+        adaLN-Zero layers and the output layer at zero."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                nn.init.zeros_(module.bias)
+        weight = self.x_embedder.proj.weight
+        nn.init.xavier_uniform_(weight.view(weight.shape[0], -1))
+        nn.init.zeros_(self.x_embedder.proj.bias)
+        nn.init.normal_(self.y_embedder.embedding_table.weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embedder.mlp[2].weight, std=0.02)
+        if self.config.conditioning == "adaln-zero":
+            for layer in [block.adaLN_modulation[1] for block in self.blocks] + [self.final_layer.adaLN_modulation[1],
+                                                                                 self.final_layer.linear]:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, N, p²·C)`` tokens → ``(B, C, H, W)`` image."""
-        b, c, p = x.shape[0], self.config.in_channels, self.config.patch
+        """``(B, N, p²·C)`` tokens → ``(B, C, H, W)`` image (C: the output channels)."""
+        b, c, p = x.shape[0], self.config.out_channels, self.config.patch
         g = int(math.isqrt(x.shape[1]))
         x = x.view(b, g, g, p, p, c).permute(0, 5, 1, 3, 2, 4)  # (B, C, g, p, g, p)
         return x.reshape(b, c, g * p, g * p)
@@ -186,7 +350,7 @@ class DiT(nn.Module):
             raise TypeError(f"y must hold integer class labels, got dtype {y.dtype}")
         if outside(y, 0, cfg.num_classes + 1):
             raise ValueError(f"labels must be in [0, {cfg.num_classes}] ({cfg.num_classes} = no class)")
-        tokens = self.patch_embed(x) + self.pos_embed  # (B, N, D)
+        tokens = self.x_embedder(x) + self.pos_embed  # (B, N, D)
         c = self.t_embedder(t) + self.y_embedder(y)  # (B, D): when, and what
         if cfg.conditioning == "add":  # the source's sketch: the condition joins every token once
             tokens = tokens + c[:, None]
