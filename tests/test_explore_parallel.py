@@ -25,7 +25,7 @@ def test_fsdp_shards_the_state_and_sends_half_as_much_again():
     assert fsdp.compute_seconds == ddp.compute_seconds
 
 
-@pytest.mark.parametrize("optimizer, tensors", [("sgd", 2), ("momentum", 3), ("adam", 4)])
+@pytest.mark.parametrize("optimizer, tensors", [("sgd", 2), ("momentum", 3), ("adam", 4), ("adamw", 4)])
 def test_optimizer_state_and_bfloat16(optimizer, tensors):
     assert explore.parallel_cost(100, optimizer=optimizer).state_bytes == tensors * 4 * 100
     assert explore.parallel_cost(100, optimizer=optimizer, bytes_per_value=2).state_bytes == tensors * 2 * 100
@@ -48,7 +48,7 @@ def test_bad_inputs():
     with pytest.raises(TypeError, match="strategy must be one of"):
         explore.parallel_cost(100, strategy=None)
     with pytest.raises(ValueError, match="optimizer must be one of"):
-        explore.parallel_cost(100, optimizer="adamw")
+        explore.parallel_cost(100, optimizer="lion")
     with pytest.raises(ValueError, match="bytes_per_value must be <= 8"):
         explore.parallel_cost(100, bytes_per_value=16)
     with pytest.raises(ValueError, match="peak_flops must be > 0"):

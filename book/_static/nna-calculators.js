@@ -209,7 +209,7 @@
     return cost;
   }
 
-  const STATE_TENSORS = { adam: 2, momentum: 1, sgd: 0 };
+  const STATE_TENSORS = { adam: 2, adamw: 2, momentum: 1, sgd: 0 }; // nnanatomy.explore.OPTIMIZER_STATES
   const STRATEGIES = { ddp: 2, fsdp: 3 };
 
   function parallelCost(v) { // nnanatomy.explore.parallel_cost, in the same order of operations
@@ -219,7 +219,7 @@
     if (devices > 1e6) throw new InputError(`devices must be <= 1,000,000, got ${devices}`);
     const strategy = v.strategy, optimizer = v.optimizer;
     if (!(strategy in STRATEGIES)) throw new InputError(`strategy must be one of ddp, fsdp, got ${JSON.stringify(strategy)}`);
-    if (!(optimizer in STATE_TENSORS)) throw new InputError(`optimizer must be one of adam, momentum, sgd, got ${JSON.stringify(optimizer)}`);
+    if (!(optimizer in STATE_TENSORS)) throw new InputError(`optimizer must be one of adam, adamw, momentum, sgd, got ${JSON.stringify(optimizer)}`);
     const bytes = Number(wholeNumber("bytes_per_value", v.bytes_per_value, 1));
     if (bytes > 8) throw new InputError(`bytes_per_value must be <= 8, got ${bytes}`);
     const tokens = Number(wholeNumber("tokens_per_device", v.tokens_per_device, 1));
@@ -356,7 +356,7 @@
     parallel(root) {
       mount(root, [
         ["parameters", 124439808], ["devices", 8], ["strategy", "ddp", { choices: ["ddp", "fsdp"] }],
-        ["optimizer", "adam", { choices: ["adam", "momentum", "sgd"] }], ["bytes_per_value", 4, { choices: [4, 2] }],
+        ["optimizer", "adam", { choices: ["adam", "adamw", "momentum", "sgd"] }], ["bytes_per_value", 4, { choices: [4, 2] }],
         ["tokens_per_device", 8192], ["peak_flops", "1e14", { real: true }], ["link_bandwidth", "2.5e10", { real: true }],
       ], [["state_bytes", "model state per device"], ["sent_bytes", "sent per device and step"],
         ["compute_seconds", "compute"], ["communication_seconds", "communication"], ["communication_share", "communication / compute"]],

@@ -61,7 +61,7 @@ PARALLEL_CASES = [
          peak_flops="4e14", link_bandwidth="5e10"),
     dict(parameters=349_576, devices=1, strategy="ddp", optimizer="sgd", bytes_per_value=4, tokens_per_device=2048,
          peak_flops="1e11", link_bandwidth="1.25e9"),
-    dict(parameters=7, devices=3, strategy="ddp", optimizer="adam", bytes_per_value=4, tokens_per_device=1,
+    dict(parameters=7, devices=3, strategy="ddp", optimizer="adamw", bytes_per_value=4, tokens_per_device=1,
          peak_flops="1", link_bandwidth="3"),
     dict(parameters=124_439_808, devices=0, strategy="ddp", optimizer="adam", bytes_per_value=4, tokens_per_device=8192,
          peak_flops="1e14", link_bandwidth="2.5e10"),

@@ -7,7 +7,7 @@ from .formatting import format_bytes, format_count
 from .gradcheck import GradCheck, grade, gradcheck
 from .lint import LINT_LIMITS, lint
 from .memory import OPTIMIZER_STATES, MemoryReport, MemoryRow, memory
-from .parallel import OPTIMIZER_STATE_TENSORS, STRATEGIES, ParallelCost, parallel_calculator, parallel_cost
+from .parallel import STRATEGIES, ParallelCost, parallel_calculator, parallel_cost
 from .receptive import ReceptiveField, RFRow, measured_receptive_field, receptive_field
 from .stability import CRITERIA, THRESHOLDS, Finding, GradientFlow, LayerStats, diagnose, gradient_flow
 from .summary import FLOP_CONVENTION, LayerRow, Summary, summary
@@ -28,7 +28,6 @@ __all__ = [
     "MemoryReport",
     "MemoryRow",
     "OPTIMIZER_STATES",
-    "OPTIMIZER_STATE_TENSORS",
     "ParallelCost",
     "STRATEGIES",
     "GradCheck",

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 
 from .._checks import check_int, check_real
 from .formatting import format_bytes
+from .memory import OPTIMIZER_STATES
 
-__all__ = ["OPTIMIZER_STATE_TENSORS", "STRATEGIES", "ParallelCost", "parallel_calculator", "parallel_cost"]
+__all__ = ["STRATEGIES", "ParallelCost", "parallel_calculator", "parallel_cost"]
 
-#: optimiser → state tensors per parameter
-OPTIMIZER_STATE_TENSORS = {"sgd": 0, "momentum": 1, "adam": 2}
 #: strategy → values each device sends per parameter and step, as a multiple of (N − 1)/N
 STRATEGIES = {"ddp": 2, "fsdp": 3}
 _MAX_PARAMETERS = 10**15  # a quadrillion: beyond any model, small enough to stay exact in a float64 (JavaScript's numbers)
@@ -56,7 +55,7 @@ class ParallelCost:
     def describe(self) -> str:
         """The computation written out, each formula with its numbers filled in."""
         n, p, b = self.devices, self.parameters, self.bytes_per_value
-        states = OPTIMIZER_STATE_TENSORS[self.optimizer]
+        states = OPTIMIZER_STATES[self.optimizer]
         shard = f" / {n}" if self.strategy == "fsdp" else ""
         factor = STRATEGIES[self.strategy]
         return (
@@ -79,7 +78,8 @@ def parallel_cost(parameters: int, devices: int = 8, strategy: str = "ddp", opti
         devices: ``N``, the devices the batch is spread over (1: no exchange).
         strategy: ``"ddp"`` (every device holds everything, the gradient is all-reduced) or
             ``"fsdp"`` (parameters, gradients and optimiser state sharded ``N`` ways).
-        optimizer: ``"adam"`` (two state tensors per parameter), ``"momentum"`` (one) or ``"sgd"``.
+        optimizer: ``"adam"`` or ``"adamw"`` (two state tensors per parameter), ``"momentum"`` (one)
+            or ``"sgd"`` (none) — :data:`nnanatomy.explore.OPTIMIZER_STATES`.
         bytes_per_value: 4 for float32, 2 for bfloat16 gradients and parameters.
         tokens_per_device: the tokens each device processes per step.
         peak_flops: the assumed sustained FLOP/s of one device.
@@ -92,15 +92,15 @@ def parallel_cost(parameters: int, devices: int = 8, strategy: str = "ddp", opti
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {sorted(STRATEGIES)}, got {strategy!r}")
     if not isinstance(optimizer, str):
-        raise TypeError(f"optimizer must be one of {sorted(OPTIMIZER_STATE_TENSORS)}, got {type(optimizer).__name__}")
-    if optimizer not in OPTIMIZER_STATE_TENSORS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_STATE_TENSORS)}, got {optimizer!r}")
+        raise TypeError(f"optimizer must be one of {sorted(OPTIMIZER_STATES)}, got {type(optimizer).__name__}")
+    if optimizer not in OPTIMIZER_STATES:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_STATES)}, got {optimizer!r}")
     bytes_per_value = check_int("bytes_per_value", bytes_per_value, 1, 8)
     tokens_per_device = check_int("tokens_per_device", tokens_per_device, 1, 10**9)
     peak_flops = check_real("peak_flops", peak_flops, 0.0, low_open=True)
     link_bandwidth = check_real("link_bandwidth", link_bandwidth, 0.0, low_open=True)
 
-    state = (2 + OPTIMIZER_STATE_TENSORS[optimizer]) * bytes_per_value * parameters
+    state = (2 + OPTIMIZER_STATES[optimizer]) * bytes_per_value * parameters
     if strategy == "fsdp":
         state = state / devices
     sent = STRATEGIES[strategy] * (devices - 1) / devices * bytes_per_value * parameters
@@ -118,7 +118,7 @@ def parallel_calculator(parameters: int = 124_439_808, devices: int = 8):
         "parameters": widgets.BoundedIntText(value=parameters, min=1, max=_MAX_PARAMETERS, description="parameters"),
         "devices": widgets.BoundedIntText(value=devices, min=1, max=1_000_000, description="devices"),
         "strategy": widgets.Dropdown(options=sorted(STRATEGIES), value="ddp", description="strategy"),
-        "optimizer": widgets.Dropdown(options=sorted(OPTIMIZER_STATE_TENSORS), value="adam", description="optimizer"),
+        "optimizer": widgets.Dropdown(options=sorted(OPTIMIZER_STATES), value="adam", description="optimizer"),
         "bytes_per_value": widgets.Dropdown(options=[4, 2], value=4, description="bytes/value"),
         "tokens_per_device": widgets.BoundedIntText(value=8192, min=1, max=10**9, description="tokens/device"),
         "peak_flops": widgets.FloatText(value=100e12, description="FLOP/s"),

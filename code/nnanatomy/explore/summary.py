@@ -690,9 +690,8 @@ def _count_backward(model: nn.Module, inputs: tuple[Any, ...], output: Any, loss
     handles = [node.register_prehook(entering(row_of(token))) for node, token in node_owner.items()]
     attribution = _Attribution(lambda: current[0])
     try:
-        used = [t for t in targets if t.requires_grad]
         with FlopCounterMode(display=False) as counter, attribution:
-            torch.autograd.grad(loss, used, allow_unused=True)
+            torch.autograd.grad(loss, targets, allow_unused=True)
     except Exception as exc:
         raise ValueError(f"the backward pass failed: {exc}") from exc
     finally:
