@@ -76,7 +76,7 @@ def test_paper_initialisation():
     out = model(torch.randn(2, 4, 32, 32), torch.tensor([1, 999]), torch.tensor([3, 10]))
     assert out.shape == (2, 8, 32, 32) and out.abs().max() == 0  # adaLN-Zero: the untrained model predicts 0
     assert all(float(m.bias.detach().abs().max()) == 0 for m in model.modules() if isinstance(m, torch.nn.Linear))
-    assert 0.015 < float(model.y_embedder.embedding_table.weight.std()) < 0.025
+    assert 0.015 < float(model.y_embedder.embedding_table.weight.detach().std()) < 0.025
 
 
 def test_paper_config_errors():
