@@ -40,6 +40,10 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[book,test,compare,reference]"
+	# Ultimate Vocal Remover's network and spectrogram code, the reference of chapter 12's published
+	# setting (tests/test_vocal_remover_published.py). Without its dependencies: the two modules the
+	# test imports need only torch, librosa and soundfile; the package would pull ONNX Runtime and more.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "audio-separator==0.47.1"
 	@touch $@
 
 test: $(STAMP)

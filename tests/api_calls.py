@@ -225,6 +225,23 @@ def _stems() -> data.MusicStems:
     return data.music_stems(seconds=0.1, sample_rate=8000)
 
 
+def _tiny_setting() -> separation.PublishedSetting:
+    """A published-style setting small enough for the probe (the real ones need n_fft = 2048)."""
+    return separation.PublishedSetting("tiny", 8000, separation.SpectrogramConfig(128, 32, pad_mode="constant", lowpass=(60, 64)), 64)
+
+
+def _wav_file() -> str:
+    path = _scratch_folder() + "/song.wav"
+    separation.write_wav(path, _nrandn(2, 800).astype(np.float32) * 0.1, 8000)
+    return path
+
+
+def _uvr_checkpoint() -> str:
+    path = _scratch_folder() + "/checkpoint.pth"
+    torch.save(_uvr().state_dict(), path)
+    return path
+
+
 def _crops() -> separation.SeparationCrops:
     return separation.SeparationCrops([_stems()], separation.SpectrogramConfig(n_fft=128, hop=32), frames=16, crops_per_song=2)
 
@@ -357,6 +374,19 @@ CALLS: dict[str, Any] = {
                                                                                  "url": _local_hub(), "timeout": 5.0}),
     "published.load_gpt2": lambda: C(published.load_gpt2, (_gpt2_folder(),)),
     "published.load_hubert": lambda: C(published.load_hubert, (_hubert_folder(),)),
+    "published.uvr_hash": lambda: C(published.uvr_hash, (_wav_file(),)),
+    "published.load_vocal_remover": lambda: C(published.load_vocal_remover, (_uvr_checkpoint(), _tiny_setting())),
+    "separation.lowpass": lambda: C(separation.lowpass, (torch.ones(2, 65, 4, dtype=torch.complex64), _tiny_setting().config)),
+    "separation.PublishedSetting": lambda: C(separation.PublishedSetting, ("tiny", 8000, separation.SpectrogramConfig(128, 32), 64)),
+    "separation.PublishedSetting.from_uvr": lambda: C(separation.PublishedSetting.from_uvr, ("1band", {
+        "bins": 1024, "sr": 44100, "pre_filter_start": 1023, "pre_filter_stop": 1024,
+        "band": {"1": {"sr": 44100, "hl": 512, "n_fft": 2048, "crop_start": 0, "crop_stop": 1024, "hpf_start": -1}}})),
+    "separation.VocalRemover": lambda: C(separation.VocalRemover, (_uvr(), _tiny_setting(), "tiny")),
+    "separation.VocalRemover.separate": lambda: C(separation.VocalRemover(_uvr(), _tiny_setting()).separate,
+                                                  (_nrandn(800).astype(np.float32) * 0.1, 8000), {"aggressiveness": 0.1}),
+    "separation.read_audio": lambda: C(separation.read_audio, (_wav_file(),)),
+    "separation.resample": lambda: C(separation.resample, (_nrandn(2, 100).astype(np.float32), 8000, 16000)),
+    "separation.write_wav": lambda: C(separation.write_wav, (_scratch_folder() + "/out.wav", _nrandn(2, 100).astype(np.float32) * 0.1, 8000)),
     "speech.waveform_layer_features": lambda: C(speech.waveform_layer_features,
                                                 (hubert.PublishedHuBERT(_tiny_published_hubert_config()), _corpus()[:1], 0)),
     "data.text.CharVocab": lambda: C(data.CharVocab, (("a", "b", " "),)),
@@ -934,6 +964,7 @@ NOT_PROBED.update({
     "published.OfflineError": "an exception class (raised by fetch, tested in tests/test_published.py)",
     "published.hubert": "downloads HuBERT (380 MB) from the Hub: fetch and load_hubert, which it chains, are probed offline",
     "published.gpt2": "downloads GPT-2 (550 MB) from the Hub: fetch and load_gpt2, which it chains, are probed offline",
+    "published.vocal_remover": "downloads a 30 MB checkpoint: fetch, uvr_hash and load_vocal_remover, which it chains, are probed offline",
 })
 
 CALLS.update({

@@ -20,36 +20,83 @@ SI-SDR, SDR through ``mir_eval``, and the training data and loss of the chapter.
 from __future__ import annotations
 
 import contextlib
-
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import _guard
-from ._checks import check_array, check_bool, check_device, check_finite, check_int, check_real
+from ._checks import check_array, check_bool, check_device, check_finite, check_int, check_real, check_str
 from .data._checks import check_seed
 
 from .data.music import MusicStems
 
 __all__ = [
-    "LOSS_WEIGHTS", "TRAINING_SETUP", "SeparationCrops", "SpectrogramConfig", "StereoSeparation", "ideal_ratio_mask", "sdr", "separate", "separation_loss",
-    "si_sdr", "stft", "istft",
+    "LOSS_WEIGHTS", "TRAINING_SETUP", "UVR_SETTINGS", "PublishedSetting", "SeparationCrops", "SpectrogramConfig", "StereoSeparation",
+    "VocalRemover", "ideal_ratio_mask", "lowpass", "read_audio", "resample", "sdr", "separate", "separation_loss", "si_sdr", "stft",
+    "istft", "write_wav",
 ]
 
 
 @dataclass(frozen=True)
 class SpectrogramConfig:
+    """The STFT of the separation chapter, and of a published model's setting.
+
+    Args:
+        n_fft: window and FFT length (Hann window); ``n_fft/2 + 1`` bins.
+        hop: frames advance by ``hop`` samples.
+        pad_mode: how the centred first and last frames see past the ends: ``"reflect"`` (PyTorch's
+            default) or ``"constant"`` (zeros: librosa's default since 0.10, so the published
+            code's today). It changes the first and last two or three frames only.
+        lowpass: ``None`` or the published pre-filter ``(start, stop)`` of the model's setting:
+            the bins from ``start`` fade linearly towards 0, every bin from ``stop`` on is 0, in
+            the mixture before the network sees it (so in both outputs too).
+    """
+
     n_fft: int = 512
     hop: int = 128
+    pad_mode: str = "reflect"
+    lowpass: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.n_fft, bool) or not isinstance(self.n_fft, int) or not 64 <= self.n_fft <= 65536 or self.n_fft % 64:
             raise ValueError(f"n_fft must be a multiple of 64 in [64, 65536], got {self.n_fft!r}")
         if isinstance(self.hop, bool) or not isinstance(self.hop, int) or not 0 < self.hop <= self.n_fft:
             raise ValueError(f"hop must be an int in (0, n_fft], got {self.hop!r}")
+        if self.pad_mode not in ("reflect", "constant"):
+            raise ValueError(f"pad_mode must be 'reflect' or 'constant', got {self.pad_mode!r}")
+        if self.lowpass is not None:
+            bins = self.n_fft // 2 + 1
+            if (not isinstance(self.lowpass, tuple) or len(self.lowpass) != 2
+                    or not all(isinstance(b, int) and not isinstance(b, bool) for b in self.lowpass)
+                    or not 0 < self.lowpass[0] < self.lowpass[1] <= bins):
+                raise ValueError(f"lowpass must be None or a pair of bins (start, stop) with 0 < start < stop <= {bins}, "
+                                 f"got {self.lowpass!r}")
+
+    @property
+    def bins(self) -> int:
+        return self.n_fft // 2 + 1
+
+
+def lowpass(spec: torch.Tensor, config: SpectrogramConfig) -> torch.Tensor:
+    """The published pre-filter of ``config.lowpass = (start, stop)`` applied to a spectrogram
+    ``(..., bins, frames)``: bin ``start + i`` is multiplied by ``1 - (i + 1)/(stop - start)``
+    (so bin ``stop - 1`` is 0) and every bin from ``stop`` on by 0. A copy; ``config.lowpass``
+    ``None`` returns ``spec`` unchanged."""
+    config = _check_config(config)
+    if not isinstance(spec, torch.Tensor) or spec.ndim < 2 or spec.shape[-2] != config.bins:
+        raise ValueError(f"spec must be a tensor (..., {config.bins} bins, frames) for n_fft={config.n_fft}, "
+                         f"got {getattr(spec, 'shape', type(spec).__name__)}")
+    if config.lowpass is None:
+        return spec
+    start, stop = config.lowpass
+    gain = torch.ones(config.bins, dtype=torch.float64)
+    gain[start:stop] = 1 - torch.arange(1, stop - start + 1, dtype=torch.float64) / (stop - start)
+    gain[stop:] = 0
+    return spec * gain.to(spec.real.dtype if spec.is_complex() else spec.dtype).to(spec.device)[:, None]
 
 
 def _as_audio(wave: object, name: str, ndims: tuple[int, ...]) -> torch.Tensor:
@@ -83,14 +130,14 @@ def _check_config(config: object) -> SpectrogramConfig:
 
 def stft(wave: np.ndarray | torch.Tensor, config: SpectrogramConfig = SpectrogramConfig()) -> torch.Tensor:
     """Complex spectrogram ``(channels, n_fft/2 + 1, frames)`` of ``(channels, samples)`` audio
-    (Hann window, centred frames)."""
+    (Hann window, centred frames, the ends padded by ``config.pad_mode``)."""
     config = _check_config(config)
     x = _as_audio(wave, "wave", (1, 2))
     if x.shape[-1] <= config.n_fft // 2:
         raise ValueError(f"wave has {x.shape[-1]} samples; the STFT with n_fft={config.n_fft} needs more than "
                          f"{config.n_fft // 2} (its centred frames reflect half a window at each end)")
     return torch.stft(x, config.n_fft, config.hop, window=torch.hann_window(config.n_fft, device=x.device),
-                      center=True, return_complex=True)
+                      center=True, pad_mode=config.pad_mode, return_complex=True)
 
 
 def istft(spec: torch.Tensor, length: int, config: SpectrogramConfig = SpectrogramConfig()) -> torch.Tensor:
@@ -113,11 +160,14 @@ class StereoSeparation:
     instruments: np.ndarray  # (2, samples)
     vocals: np.ndarray  # (2, samples)
     mask: np.ndarray  # (2, bins, frames): instrument magnitude / mix magnitude
+    sample_rate: int | None = None  # samples per second of both outputs, where known
 
     def __post_init__(self) -> None:
         check_array("instruments", self.instruments, ndim=2)
         check_array("vocals", self.vocals, ndim=2)
         check_array("mask", self.mask, ndim=3)
+        if self.sample_rate is not None:
+            check_int("sample_rate", self.sample_rate, 1, maximum=10_000_000)
         if self.instruments.shape != self.vocals.shape:
             raise ValueError(f"instruments {self.instruments.shape} and vocals {self.vocals.shape} must have the same shape")
 
@@ -182,7 +232,7 @@ def separate(mix: np.ndarray | torch.Tensor, model: nn.Module, config: Spectrogr
     was_training = model.training
     model.eval()
     try:
-        spec = stft(x, config)  # (2, bins, T)
+        spec = lowpass(stft(x, config), config)  # (2, bins, T); the setting's pre-filter, if any
         mag = spec.abs()
         coef = float(mag.max()) or 1.0
         pred = _windowed(model, (mag / coef).to(device), window, tta, aggressiveness).cpu() * coef
@@ -333,3 +383,220 @@ def separation_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) 
     if not isinstance(outputs, tuple):
         raise ValueError("separation_loss needs the model in training mode (three outputs)")
     return sum(w * torch.nn.functional.l1_loss(o, y) for w, o in zip(LOSS_WEIGHTS, outputs))
+
+
+# ---------------------------------------------------------------------------------------------
+# A published checkpoint on a real song: its setting, audio in and out, the whole path
+
+
+@dataclass(frozen=True)
+class PublishedSetting:
+    """The setting a published checkpoint was trained at: the sample rate of its audio and its
+    spectrogram (Ultimate Vocal Remover keeps it in a "model parameters" JSON file, named like
+    ``1band_sr44100_hl512``). ``split_bin`` is where the published aggressiveness switches from
+    the gentle power ``1 + v/3`` to ``1 + v`` (the band's ``crop_stop``)."""
+
+    name: str
+    sample_rate: int
+    config: SpectrogramConfig
+    split_bin: int
+
+    def __post_init__(self) -> None:
+        check_str("name", self.name)
+        check_int("sample_rate", self.sample_rate, 1000, maximum=1_000_000)
+        _check_config(self.config)
+        check_int("split_bin", self.split_bin, 0, maximum=self.config.bins)
+
+    @classmethod
+    def from_uvr(cls, name: str, params: dict) -> "PublishedSetting":
+        """Read one of Ultimate Vocal Remover's model-parameter dicts (its ``modelparams/*.json``).
+
+        Only single-band settings without channel transforms are supported — those of the
+        checkpoints of this network's v4 generation. A multi-band setting (2–4 bands at different
+        sample rates, stitched together) or a mid/side or reversed input raises ``ValueError``.
+        """
+        check_str("name", name)
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be the dict of a model-parameters JSON file, got {type(params).__name__}")
+        missing = {"bins", "band", "sr", "pre_filter_start", "pre_filter_stop"} - set(params)
+        if missing:
+            raise ValueError(f"params lacks {sorted(missing)} (not a UVR model-parameters dict)")
+        bands = params["band"]
+        if not isinstance(bands, dict) or len(bands) != 1:
+            raise ValueError(f"only single-band settings are supported; {name!r} has "
+                             f"{len(bands) if isinstance(bands, dict) else 'no'} bands")
+        for flag in ("mid_side", "mid_side_b2", "reverse"):
+            if params.get(flag):
+                raise ValueError(f"{name!r} sets {flag!r}: transformed channels are not supported")
+        band = next(iter(bands.values()))
+        need = {"sr", "hl", "n_fft", "crop_start", "crop_stop", "hpf_start"} - set(band)
+        if need:
+            raise ValueError(f"the band of {name!r} lacks {sorted(need)}")
+        n_fft, bins = band["n_fft"], params["bins"]
+        if band["sr"] != params["sr"]:
+            raise ValueError(f"{name!r}: the band's sample rate {band['sr']} differs from the setting's {params['sr']}")
+        if bins != n_fft // 2 or band["crop_start"] != 0 or band["crop_stop"] != bins:
+            raise ValueError(f"{name!r}: only a band that keeps bins 0 … n_fft/2 - 1 is supported "
+                             f"(bins {bins}, n_fft {n_fft}, crop {band['crop_start']}–{band['crop_stop']})")
+        if band["hpf_start"] > 0:
+            raise ValueError(f"{name!r}: a high-pass filter (hpf_start {band['hpf_start']}) is not supported")
+        start, stop = params["pre_filter_start"], params["pre_filter_stop"]
+        config = SpectrogramConfig(n_fft, band["hl"], pad_mode="constant", lowpass=(start, stop) if start > 0 else None)
+        return cls(name, params["sr"], config, band["crop_stop"])
+
+
+def _uvr_one_band(sr: int, hl: int, pre_filter: tuple[int, int]) -> dict:
+    return {"bins": 1024, "sr": sr, "pre_filter_start": pre_filter[0], "pre_filter_stop": pre_filter[1],
+            "band": {"1": {"sr": sr, "hl": hl, "n_fft": 2048, "crop_start": 0, "crop_stop": 1024, "hpf_start": -1}}}
+
+
+#: the single-band settings of Ultimate Vocal Remover's v4 checkpoints of this network (values of
+#: its ``lib_v5/vr_network/modelparams/*.json``; the STFT pads with zeros as librosa ≥ 0.10 does)
+UVR_SETTINGS = {name: PublishedSetting.from_uvr(name, _uvr_one_band(*values)) for name, values in {
+    "1band_sr44100_hl512": (44100, 512, (1023, 1024)),
+    "1band_sr44100_hl1024": (44100, 1024, (1023, 1024)),
+    "1band_sr32000_hl512": (32000, 512, (1000, 1021)),
+    "1band_sr33075_hl384": (33075, 384, (1000, 1021)),
+}.items()}
+
+
+def resample(audio: np.ndarray | torch.Tensor, rate: int, new_rate: int) -> np.ndarray:
+    """``(channels, samples)`` or ``(samples,)`` audio from ``rate`` to ``new_rate`` samples per
+    second by polyphase filtering (``scipy.signal.resample_poly``); float32. The published code
+    uses librosa's sinc resamplers; the difference is far below what a separation can hear."""
+    from scipy.signal import resample_poly  # SciPy comes with scikit-learn, a dependency
+
+    x = _as_audio(audio, "audio", (1, 2)).numpy()
+    rate = check_int("rate", rate, 1, maximum=10_000_000)
+    new_rate = check_int("new_rate", new_rate, 1, maximum=10_000_000)
+    if rate == new_rate:
+        return x.copy()
+    g = math.gcd(rate, new_rate)
+    return resample_poly(x, new_rate // g, rate // g, axis=-1).astype(np.float32)
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """A song from a file: ``(2, samples)`` float32 in [-1, 1] and its sample rate. Through the
+    ``soundfile`` package when it is installed (WAV, FLAC, OGG, MP3 …; Colab has it), else WAV
+    with integer samples through the standard library. A mono file is copied to both channels,
+    as the published code does; more than two channels raise ``ValueError``."""
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or a Path, got {type(path).__name__}")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no file at {str(path)!r}")
+    try:
+        import soundfile
+    except ImportError:
+        soundfile = None
+    if soundfile is not None:
+        try:
+            data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        except Exception as exc:  # libsndfile's errors have several classes across versions
+            raise ValueError(f"could not decode {str(path)!r} ({exc})") from exc
+        audio = data.T
+    else:
+        audio, rate = _read_wav(path)
+    if audio.shape[0] > 2:
+        raise ValueError(f"{str(path)!r} has {audio.shape[0]} channels; a vocal remover takes mono or stereo")
+    if audio.shape[1] == 0:
+        raise ValueError(f"{str(path)!r} holds no samples")
+    if audio.shape[0] == 1:
+        audio = np.concatenate([audio, audio])
+    check_finite("the samples of the file", audio)
+    return np.ascontiguousarray(audio, dtype=np.float32), int(rate)
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as f:
+            channels, width, rate, frames = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.getnframes()
+            raw = f.readframes(frames)
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"could not read {str(path)!r} as a WAV file with integer samples ({exc}); "
+                         f"install soundfile (pip install soundfile) for other formats") from exc
+    if width == 1:
+        samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
+    elif width == 3:
+        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        samples = ((b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8 >> 8).astype(np.float32) / 2**23
+    elif width in (2, 4):
+        samples = np.frombuffer(raw, f"<i{width}").astype(np.float32) / 2 ** (8 * width - 1)
+    else:
+        raise ValueError(f"{str(path)!r} has {8 * width}-bit samples; expected 8, 16, 24 or 32")
+    return samples.reshape(-1, channels).T, rate
+
+
+def write_wav(path: str | Path, audio: np.ndarray | torch.Tensor, sample_rate: int) -> int:
+    """Write ``(channels, samples)`` or ``(samples,)`` audio as a 16-bit PCM WAV file. Samples
+    beyond [-1, 1] are clipped — a separated stem can exceed the mixture's peak — and their number
+    is returned. The file is written under a temporary name and renamed when complete."""
+    import os
+    import tempfile
+    import wave
+
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or a Path, got {type(path).__name__}")
+    x = np.atleast_2d(_as_audio(audio, "audio", (1, 2)).numpy())
+    sample_rate = check_int("sample_rate", sample_rate, 1, maximum=4_294_967_295)
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ValueError(f"the folder of {str(path)!r} does not exist")
+    clipped = int((np.abs(x) > 1).sum())
+    pcm = np.round(np.clip(x, -1, 1) * 32767).astype("<i2").T.tobytes()
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, wave.open(out, "wb") as f:
+            f.setnchannels(x.shape[0])
+            f.setsampwidth(2)
+            f.setframerate(sample_rate)
+            f.writeframes(pcm)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return clipped
+
+
+class VocalRemover:
+    """A mask network with the setting it was trained at: a song in, at any sample rate, its two
+    stems out at the setting's rate — resampling, the setting's STFT and pre-filter, and the
+    published windowed inference of :func:`separate`.
+
+    ``aggressiveness`` is :func:`separate`'s ``value`` (the mask raised to ``1 + v/3`` below the
+    setting's split bin, ``1 + v`` above). Ultimate Vocal Remover 5 doubles its setting divided
+    by 100 before using it: its default 5 is ``v = 0.1`` here.
+    """
+
+    def __init__(self, model: nn.Module, setting: PublishedSetting, name: str = "") -> None:
+        if not isinstance(model, nn.Module) or not hasattr(model, "predict") or not hasattr(model, "max_bin"):
+            raise TypeError(f"model must be a CascadedASPPNet (predict, max_bin, offset), got {type(model).__name__}")
+        if not isinstance(setting, PublishedSetting):
+            raise TypeError(f"setting must be a PublishedSetting (e.g. separation.UVR_SETTINGS[...]), got {type(setting).__name__}")
+        if model.max_bin != setting.config.n_fft // 2:
+            raise ValueError(f"the model reads {model.max_bin} bins but setting {setting.name!r} has n_fft "
+                             f"{setting.config.n_fft} ({setting.config.n_fft // 2} bins)")
+        self.model, self.setting, self.name = model.eval(), setting, check_str("name", name)
+
+    def __repr__(self) -> str:
+        n = sum(p.numel() for p in self.model.parameters())
+        return f"VocalRemover({self.name or type(self.model).__name__}: {n:,} parameters, {self.setting.name})"
+
+    def separate(self, song: np.ndarray | torch.Tensor, sample_rate: int, *, tta: bool = False,
+                 aggressiveness: float | None = None, device: torch.device | str | None = None) -> StereoSeparation:
+        """Instruments and vocals of ``song`` — ``(2, samples)`` or mono ``(samples,)`` at
+        ``sample_rate`` — at :attr:`setting`'s sample rate (``result.sample_rate``)."""
+        x = _as_audio(song, "song", (1, 2))
+        if x.ndim == 1:
+            x = torch.stack([x, x])
+        if x.shape[0] != 2:
+            raise ValueError(f"song must be mono (samples,) or stereo (2, samples), got {tuple(x.shape)}")
+        sample_rate = check_int("sample_rate", sample_rate, 1000, maximum=1_000_000)
+        rate = self.setting.sample_rate
+        x = torch.from_numpy(resample(x, sample_rate, rate)) if sample_rate != rate else x
+        if aggressiveness is not None:
+            aggressiveness = {"split_bin": self.setting.split_bin, "value": aggressiveness}
+        result = separate(x, self.model, self.setting.config, tta=tta, aggressiveness=aggressiveness, device=device)
+        return StereoSeparation(result.instruments, result.vocals, result.mask, rate)
