@@ -14,7 +14,10 @@ The published inference of the cascaded ASPP vocal remover, step by step
 5. inverse STFT.
 
 Also here: the ideal ratio mask (the standard oracle, the upper reference for mask methods),
-SI-SDR, SDR through ``mir_eval``, and the training data and loss of the chapter.
+SI-SDR, SDR through ``mir_eval``, the training data and loss of the chapter, and what a published
+checkpoint needs on a real song: its setting (:class:`PublishedSetting`, :data:`UVR_SETTINGS`),
+audio in and out (:func:`read_audio`, :func:`resample`, :func:`write_wav`) and
+:class:`VocalRemover`, the whole path.
 """
 
 from __future__ import annotations
