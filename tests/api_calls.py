@@ -376,6 +376,7 @@ CALLS: dict[str, Any] = {
     "published.load_hubert": lambda: C(published.load_hubert, (_hubert_folder(),)),
     "published.uvr_hash": lambda: C(published.uvr_hash, (_wav_file(),)),
     "published.load_vocal_remover": lambda: C(published.load_vocal_remover, (_uvr_checkpoint(), _tiny_setting())),
+    "separation.oracle_mask": lambda: C(separation.oracle_mask, (_stems(), "psm", separation.SpectrogramConfig(n_fft=128, hop=32))),
     "separation.lowpass": lambda: C(separation.lowpass, (torch.ones(2, 65, 4, dtype=torch.complex64), _tiny_setting().config)),
     "separation.PublishedSetting": lambda: C(separation.PublishedSetting, ("tiny", 8000, separation.SpectrogramConfig(128, 32), 64)),
     "separation.PublishedSetting.from_uvr": lambda: C(separation.PublishedSetting.from_uvr, ("1band", {
@@ -457,7 +458,8 @@ def _exercise_calls() -> dict[str, Any]:
     import pkgutil
 
     special = {"check_conv_output_shape": (1, 1, 1, 1), "check_patch_shape": (1, 1, 1), "check_moe_parameters": (0, 0),
-               "check_published_feedback": frozenset(), "check_separable_parameters": (0, 0), "check_bottleneck_shape": (1, 1, 1, 1)}
+               "check_published_feedback": frozenset(), "check_separable_parameters": (0, 0), "check_bottleneck_shape": (1, 1, 1, 1),
+               "check_unclipped_psm": (0.0, 0.0)}
     calls: dict[str, Any] = {}
     for info in pkgutil.iter_modules(exercises.__path__):
         if info.name.startswith("_"):

@@ -197,3 +197,8 @@ def test_separation_checkers_catch_the_usual_mistakes():
     assert not separation.check_separable_parameters((512 * 512 * 9, 512 * 512 * 9))
     assert not separation.check_windows(lambda n, window, offset: (offset, window - n % window + offset, math.ceil(n / window)))
     assert "(w1 − w2) // 2" in separation.check_crop_center(lambda h1, h2: h1[..., : h2.shape[-1]]).message
+    gain, share = separation._unclipped_psm()
+    assert 1.0 < gain < 3.0 and 0.2 < share < 0.6  # the measured effect the exercise asks for
+    assert "not a percentage" in separation.check_unclipped_psm((gain, 100 * share)).message
+    assert "unclipped minus clipped" in separation.check_unclipped_psm((-gain, share)).message
+    assert separation.check_unclipped_psm((round(gain, 2), round(share, 3)))

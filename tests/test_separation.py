@@ -141,3 +141,28 @@ def test_sdr_of_a_single_source_works_with_numpy_2_and_rejects_degenerate_input(
     bad[0, 10] = np.nan
     with pytest.raises(ValueError, match="finite"):
         sep.sdr([ref], [bad])
+
+
+def test_oracle_masks_and_the_bound_of_the_phase_sensitive_mask():
+    """The PSM clipped to [0, 1] has the smallest STFT error |M·X − A|² of any mask in [0, 1]: of
+    the other oracles, and of random masks; the IBM is the best binary mask."""
+    from nnanatomy.data import music_stems
+
+    config = sep.SpectrogramConfig(256, 64)
+    stems = music_stems(seconds=0.5, sample_rate=8000, seed=3)
+    a, x = sep.stft(stems.accompaniment, config), sep.stft(stems.mix, config)
+
+    def error(mask):
+        return float(((torch.as_tensor(mask) * x - a).abs() ** 2).sum())
+
+    masks = {kind: sep.oracle_mask(stems, kind, config).mask for kind in sep.ORACLES}
+    assert set(np.unique(masks["ibm"])) <= {0.0, 1.0}
+    assert all(0 <= m.min() and m.max() <= 1 for m in masks.values())
+    g = torch.Generator().manual_seed(0)
+    randoms = [torch.rand(x.shape, generator=g) for _ in range(3)]
+    assert all(error(masks["psm"]) <= error(m) + 1e-6 for m in [*masks.values(), *randoms])
+    binary = [torch.randint(0, 2, x.shape, generator=g).float() for _ in range(3)]
+    assert all(error(masks["ibm"]) <= error(m) + 1e-6 for m in binary)
+    np.testing.assert_array_equal(sep.ideal_ratio_mask(stems, config).mask, masks["irm"])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        sep.oracle_mask(stems, "wiener", config)

@@ -39,7 +39,7 @@ from .data.music import MusicStems
 
 __all__ = [
     "LOSS_WEIGHTS", "TRAINING_SETUP", "UVR_SETTINGS", "PublishedSetting", "SeparationCrops", "SpectrogramConfig", "StereoSeparation",
-    "VocalRemover", "ideal_ratio_mask", "lowpass", "read_audio", "resample", "sdr", "separate", "separation_loss", "si_sdr", "stft",
+    "VocalRemover", "ORACLES", "ideal_ratio_mask", "lowpass", "oracle_mask", "read_audio", "resample", "sdr", "separate", "separation_loss", "si_sdr", "stft",
     "istft", "write_wav",
 ]
 
@@ -249,19 +249,54 @@ def separate(mix: np.ndarray | torch.Tensor, model: nn.Module, config: Spectrogr
                             (pred / mag.clamp_min(1e-8)).numpy())
 
 
-def ideal_ratio_mask(stems: MusicStems, config: SpectrogramConfig = SpectrogramConfig()) -> StereoSeparation:
-    """The oracle: the instrument mask ``|A| / (|A| + |V|)`` computed from the true stems, applied
-    to the mixture like the network's mask — the standard upper reference for magnitude masks
-    that keep the mixture's phase (not the best mask possible, but near it)."""
+#: the oracle masks :func:`oracle_mask` computes, from the true stems
+ORACLES = ("irm", "iam", "ibm", "psm")
+
+
+def oracle_mask(stems: MusicStems, kind: str = "irm", config: SpectrogramConfig = SpectrogramConfig()) -> StereoSeparation:
+    """An oracle: an instrument mask computed from the true stems, applied to the mixture like the
+    network's mask (instruments ``M·X``, vocals ``X − M·X``, the mixture's phase).
+
+    With ``A``, ``V`` the accompaniment's and the vocals' STFTs and ``X = A + V``:
+
+    - ``"irm"``, the ideal ratio mask ``|A| / (|A| + |V|)`` — the standard reference point;
+    - ``"iam"``, the ideal amplitude mask ``min(|A| / |X|, 1)`` — what an L1 or L2 loss on
+      magnitudes, like the chapter's, trains a network towards;
+    - ``"ibm"``, the ideal binary mask ``1 if |A| > |V| else 0`` — the best mask taking only the
+      values 0 and 1, in squared STFT error ``|M·X − A|²`` bin by bin;
+    - ``"psm"``, the phase-sensitive mask ``Re(A / X) = |A| / |X| · cos(θ_A − θ_X)`` clipped to
+      [0, 1] — the best of *all* masks in [0, 1] in the same error. It bounds what any network of
+      this kind (a real mask in [0, 1] on the mixture's STFT) can reach in that error; after the
+      inverse STFT, and in SI-SDR, it is a reference, not a proof.
+
+    The squared errors of the instruments and of the vocals are the same number:
+    ``X − M·X − V = A − M·X``.
+    """
     if not isinstance(stems, MusicStems):
         raise TypeError(f"stems must be data.MusicStems, got {type(stems).__name__}")
+    if kind not in ORACLES:
+        raise ValueError(f"kind must be one of {ORACLES}, got {kind!r}")
     v, a = stft(stems.vocals, config), stft(stems.accompaniment, config)
     mix = v + a
-    mask = a.abs() / (a.abs() + v.abs()).clamp_min(1e-8)
+    if kind == "irm":
+        mask = a.abs() / (a.abs() + v.abs()).clamp_min(1e-8)
+    elif kind == "iam":
+        mask = (a.abs() / mix.abs().clamp_min(1e-8)).clamp(max=1.0)
+    elif kind == "ibm":
+        mask = (a.abs() > v.abs()).to(a.real.dtype)
+    else:
+        mask = ((a * mix.conj()).real / (mix.abs() ** 2).clamp_min(1e-16)).clamp(0.0, 1.0)
     instruments_spec = mask * mix
     n = stems.vocals.shape[-1]
     return StereoSeparation(istft(instruments_spec, n, config).numpy(), istft(mix - instruments_spec, n, config).numpy(),
                             mask.numpy())
+
+
+def ideal_ratio_mask(stems: MusicStems, config: SpectrogramConfig = SpectrogramConfig()) -> StereoSeparation:
+    """The oracle: the instrument mask ``|A| / (|A| + |V|)`` computed from the true stems, applied
+    to the mixture like the network's mask — the standard reference for magnitude masks that keep
+    the mixture's phase (not the best mask possible: see :func:`oracle_mask`)."""
+    return oracle_mask(stems, "irm", config)
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:

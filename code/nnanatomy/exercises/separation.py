@@ -11,7 +11,7 @@ from ..models.uvr5 import Conv2DBNActiv, SeperableConv2DBNActiv, crop_center
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_crop_center", "check_separable_parameters", "check_windows"]
+__all__ = ["check_crop_center", "check_separable_parameters", "check_unclipped_psm", "check_windows"]
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -78,3 +78,43 @@ def check_crop_center(fn: Any) -> CheckResult:
         if not torch.equal(got, expected):
             return verdict(False, f"width {width}: the right size, the wrong frames — start at (w1 − w2) // 2.")
     return verdict(True, "equal to crop_center for even and odd differences.")
+
+
+def _unclipped_psm() -> tuple[float, float]:
+    """On the chapter's first held-out song: vocals SI-SDR of the unclipped phase-sensitive mask
+    minus the clipped one's, and the share of bins whose best mask lies outside [0, 1]."""
+    from ..data.music import music_stems
+    from ..separation import SpectrogramConfig, TRAINING_SETUP, istft, si_sdr, stft
+
+    setup = TRAINING_SETUP
+    song = music_stems(setup["seconds"], setup["sample_rate"], seed=100_000)
+    config = SpectrogramConfig(**setup["spectrogram"])
+    v, a = stft(song.vocals, config), stft(song.accompaniment, config)
+    x = v + a
+    best = (a * x.conj()).real / (x.abs() ** 2).clamp_min(1e-16)
+    n = song.vocals.shape[-1]
+    scores = [si_sdr(song.vocals, istft(x - m * x, n, config).numpy()) for m in (best.clamp(0.0, 1.0), best)]
+    return scores[1] - scores[0], float(((best < 0) | (best > 1)).float().mean())
+
+
+@checker
+def check_unclipped_psm(answer: Any) -> CheckResult:
+    """Exercise 4: ``(gain_db, share_outside)`` — what the phase-sensitive mask gains on test song 0
+    when it is not clipped to [0, 1], and the share of bins whose best mask lies outside [0, 1]."""
+    if answer is None:
+        return not_answered("replace None with a tuple (gain in dB, share of bins outside [0, 1]).")
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        raise AnswerTypeError(f"answer must be a tuple of two numbers, got {answer!r}")
+    try:
+        gain, share = (float(a) for a in answer)
+    except (TypeError, ValueError) as exc:
+        raise AnswerTypeError(f"answer must be a tuple of two numbers, got {answer!r}") from exc
+    want_gain, want_share = _unclipped_psm()
+    if abs(share - want_share) > 0.01:
+        hint = " — a share is between 0 and 1, not a percentage" if share > 1 else ""
+        return verdict(False, f"share {share:.3f}: count the bins where Re(A/X) < 0 or > 1 over all bins of both channels{hint}.")
+    if abs(gain - want_gain) > 0.05:
+        return verdict(False, f"gain {gain:+.2f} dB: compare the vocals X − M·X of the unclipped and the clipped mask, "
+                              "by SI-SDR against the true vocals (unclipped minus clipped).")
+    return verdict(True, f"{want_gain:+.2f} dB from {want_share:.0%} of the bins: the best real mask leaves [0, 1] often, "
+                         "where the two sources' phases disagree — a range a sigmoid cannot reach.")
