@@ -270,3 +270,25 @@ def test_phone_corpus_lexicon_makes_units_predictable_and_is_shared_across_seeds
     for bad in (-1, 2.5, True, 200_000):
         with pytest.raises(ValueError, match="lexicon_size"):
             data.phone_corpus(2, lexicon_size=bad)
+
+
+def test_music_stems_harder_options_remove_one_cue_each():
+    """Each option changes what it says and leaves the song drawn from the seed as it was."""
+    from nnanatomy.data import music_stems
+
+    base = music_stems(1.0, 8000, seed=4)
+    assert np.array_equal(base.vocals, music_stems(1.0, 8000, seed=4, vibrato=True, mono=False, reverb=0.0, doubling=0.0).vocals)
+    mono = music_stems(1.0, 8000, seed=4, mono=True, reverb=0.3)
+    assert np.allclose(mono.vocals[0], mono.vocals[1]) and np.allclose(mono.accompaniment[0], mono.accompaniment[1])
+    steady = music_stems(1.0, 8000, seed=4, vibrato=False)
+    np.testing.assert_allclose(steady.accompaniment / np.abs(steady.accompaniment).max(),
+                               base.accompaniment / np.abs(base.accompaniment).max(), atol=1e-6)  # the same accompaniment, rescaled
+    assert not np.allclose(steady.vocals, base.vocals)
+    doubled = music_stems(1.0, 8000, seed=4, doubling=1.0)
+    corr = np.corrcoef(doubled.vocals.ravel(), base.vocals.ravel())[0, 1]
+    assert corr > 0.9999 and not np.allclose(doubled.accompaniment, base.accompaniment)  # the same voice; a reed added
+    wet = music_stems(1.0, 8000, seed=4, reverb=0.5)
+    assert not np.allclose(wet.vocals, base.vocals) and np.abs(wet.mix).max() == pytest.approx(0.9, abs=1e-6)
+    for bad in [dict(reverb=1.0), dict(reverb=-0.1), dict(doubling=3.0), dict(vibrato="no"), dict(mono=1)]:
+        with pytest.raises((ValueError, TypeError)):
+            music_stems(1.0, 8000, seed=4, **bad)

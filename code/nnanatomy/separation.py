@@ -13,7 +13,7 @@ The published inference of the cascaded ASPP vocal remover, step by step
 4. the instrument estimate takes the mixture's phase; the vocals are the mixture minus it;
 5. inverse STFT.
 
-Also here: the ideal ratio mask (the standard oracle, the upper reference for mask methods),
+Also here: the oracle masks (the ideal ratio mask, the standard reference of mask methods, and three more),
 SI-SDR, SDR through ``mir_eval``, the training data and loss of the chapter, and what a published
 checkpoint needs on a real song: its setting (:class:`PublishedSetting`, :data:`UVR_SETTINGS`),
 audio in and out (:func:`read_audio`, :func:`resample`, :func:`write_wav`) and

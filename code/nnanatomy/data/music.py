@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_array
+from .._checks import check_bool as _check_bool
 from ._checks import check_count, check_real, check_seed
 
 __all__ = ["MusicStems", "music_stems"]
@@ -72,7 +73,9 @@ def _harmonic_tone(f0: np.ndarray, sr: int, amplitudes) -> np.ndarray:
     return wave
 
 
-def _vocal(n: int, sr: int, rng: np.random.Generator, beat: float, scale: tuple[int, ...], key: int) -> np.ndarray:
+def _vocal(n: int, sr: int, rng: np.random.Generator, beat: float, scale: tuple[int, ...], key: int,
+           vibrato: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sung line, and its pitch without vibrato and its gate (for an instrument doubling it)."""
     f0 = np.zeros(n)
     gate = np.zeros(n)
     vowel_of = np.zeros(n, dtype=int)
@@ -99,7 +102,7 @@ def _vocal(n: int, sr: int, rng: np.random.Generator, beat: float, scale: tuple[
         onsets.append(t)
         t = end
     if not onsets:
-        return np.zeros(n)
+        return np.zeros(n), np.zeros(n), np.zeros(n)
     # portamento: the pitch glides between notes (a one-pole smoother over ~40 ms)
     filled = f0.copy()
     last = filled[np.nonzero(filled)[0][0]]
@@ -114,8 +117,8 @@ def _vocal(n: int, sr: int, rng: np.random.Generator, beat: float, scale: tuple[
         acc += alpha * (filled[i] - acc)
         smooth[i] = acc
     time = np.arange(n) / sr
-    rate, depth = rng.uniform(5.0, 6.5), rng.uniform(0.25, 0.6)  # vibrato: Hz, semitones
-    pitch = smooth * 2 ** (depth * np.sin(2 * np.pi * rate * time) / 12)
+    rate, depth = rng.uniform(5.0, 6.5), rng.uniform(0.25, 0.6)  # vibrato: Hz, semitones (drawn even when off: same song)
+    pitch = smooth * 2 ** (depth * vibrato * np.sin(2 * np.pi * rate * time) / 12)
     formants = np.array([SUNG_VOWELS[v] for v in vowels], dtype=np.float64)[vowel_of]  # (n, 3)
     scale_formants = rng.uniform(0.9, 1.15)  # the singer's vocal tract
 
@@ -131,7 +134,26 @@ def _vocal(n: int, sr: int, rng: np.random.Generator, beat: float, scale: tuple[
             m = min(int(rng.uniform(0.03, 0.07) * sr), n - t)
             if m > 16:
                 wave[t:t + m] += 0.25 * _band_noise(m, sr, rng, 2500, 0.45 * sr) * np.hanning(m)
-    return wave
+    return wave, smooth, gate
+
+
+def _room(n: int, sr: int, rng: np.random.Generator, rt60: float) -> np.ndarray:
+    """A room's impulse response, one per channel: decaying noise whose energy falls by 60 dB in
+    ``rt60`` seconds, with its direct path removed (the caller adds the dry signal)."""
+    m = min(int(rt60 * sr), n)
+    decay = np.exp(-6.91 * np.arange(m) / (rt60 * sr))  # ln(1000) = 6.91: amplitude −60 dB at rt60
+    ir = rng.normal(size=(2, m)) * decay
+    ir[:, : int(0.005 * sr)] = 0  # the first 5 ms: early reflections start after the direct sound
+    return ir / np.sqrt((ir**2).sum(axis=1, keepdims=True))
+
+
+def _reverberate(x: np.ndarray, ir: np.ndarray, wet: float) -> np.ndarray:
+    """``x`` (2, n) through the room: dry·√(1 − wet) + reverb·√wet, at the dry signal's energy."""
+    from scipy.signal import fftconvolve
+
+    tail = np.stack([fftconvolve(x[c], ir[c])[: x.shape[1]] for c in range(2)])
+    tail *= np.sqrt((x**2).sum() / max((tail**2).sum(), 1e-30))
+    return np.sqrt(1 - wet) * x + np.sqrt(wet) * tail
 
 
 def _accompaniment(n: int, sr: int, rng: np.random.Generator, beat: float, scale: tuple[int, ...], key: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,7 +205,8 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 
 def music_stems(seconds: float = 4.0, sample_rate: int = 16000, seed: int = 0, vocal_db: float = 0.0,
-                vocal_spread_db: float = 3.0) -> MusicStems:
+                vocal_spread_db: float = 3.0, *, vibrato: bool = True, mono: bool = False, reverb: float = 0.0,
+                doubling: float = 0.0) -> MusicStems:
     """One synthetic song: its vocal and accompaniment stems, stereo.
 
     Args:
@@ -192,6 +215,18 @@ def music_stems(seconds: float = 4.0, sample_rate: int = 16000, seed: int = 0, v
         seed: everything (tempo, key, melody, vowels, panning, levels) follows from it.
         vocal_db: vocal-to-accompaniment loudness ratio in dB (RMS), drawn uniformly within
             ``± vocal_spread_db`` of this value.
+
+    The keyword-only options make the song harder to separate; each leaves the rest of the song
+    (every note, level and pan drawn from ``seed``) as it is without it:
+
+        vibrato: ``False`` sings every note at a steady pitch — the vocal's most distinctive shape
+            in a spectrogram is gone.
+        mono: ``True`` puts every part in the centre: both channels equal, no stereo cue.
+        reverb: the share (0 … 0.9) of each stem's energy sent through one room (RT60 0.8 s, the
+            same room for both stems): reflections smear notes in time over each other.
+        doubling: the level (0 … 2, relative to the vocal's RMS) of an instrument in the
+            accompaniment that plays the vocal's melody, steady and 8 cents sharp, with the brighter
+            timbre of a reed: its harmonics lie on the voice's, within a few hertz.
 
     Returns:
         :class:`MusicStems` with ``vocals`` and ``accompaniment`` of shape ``(2, samples)``;
@@ -207,7 +242,12 @@ def music_stems(seconds: float = 4.0, sample_rate: int = 16000, seed: int = 0, v
     beat = 60.0 / rng.uniform(85, 140)
     key = int(rng.integers(0, 12))
     scale = MAJOR if rng.random() < 0.6 else MINOR
-    vocal = _normalise(_vocal(n, sr, rng, beat, scale, key) + 1e-9)
+    vibrato = _check_bool("vibrato", vibrato)
+    mono = _check_bool("mono", mono)
+    reverb = check_real("reverb", reverb, 0.0, 0.9)
+    doubling = check_real("doubling", doubling, 0.0, 2.0)
+    sung, pitch, gate = _vocal(n, sr, rng, beat, scale, key, vibrato)
+    vocal = _normalise(sung + 1e-9)
     chords, bass, drums = (_normalise(part + 1e-9) for part in _accompaniment(n, sr, rng, beat, scale, key))
     side = rng.choice([-1, 1])
     chord_pan, drum_pan, vocal_pan = 0.5 + side * rng.uniform(0.2, 0.4), 0.5 - side * rng.uniform(0.0, 0.2), 0.5 + rng.uniform(-0.08, 0.08)
@@ -215,8 +255,20 @@ def music_stems(seconds: float = 4.0, sample_rate: int = 16000, seed: int = 0, v
     def pan(x: np.ndarray, p: float) -> np.ndarray:  # constant-power panning, p = 0 left … 1 right
         return np.stack([np.cos(p * np.pi / 2) * x, np.sin(p * np.pi / 2) * x])
 
+    if mono:
+        chord_pan = drum_pan = vocal_pan = 0.5
     accompaniment = pan(0.7 * chords, chord_pan) + pan(0.6 * bass, 0.5) + pan(0.5 * drums, drum_pan)
     vocals = pan(vocal, vocal_pan)
+    if doubling > 0:  # a reed doubling the melody at the vocal's pitch: harmonics on the voice's
+        detune = 2 ** (8 / 1200)  # 8 cents sharp, as players doubling a singer are: the two never lock in phase
+        reed = _harmonic_tone(np.where(pitch > 0, pitch, 1.0) * detune, sr, lambda k, freq: 1.0 / k**0.5) * gate
+        reed *= doubling * np.sqrt(np.mean(vocal**2) / max(np.mean(reed**2), 1e-30))
+        accompaniment = accompaniment + pan(reed, chord_pan)
+    if reverb > 0:
+        ir = _room(n, sr, np.random.default_rng([check_seed(seed), 1]), 0.8)  # its own stream: the song stays the same
+        if mono:
+            ir[1] = ir[0]  # one room heard from the centre: the channels stay equal
+        vocals, accompaniment = _reverberate(vocals, ir, reverb), _reverberate(accompaniment, ir, reverb)
     ratio_db = vocal_db + rng.uniform(-vocal_spread_db, vocal_spread_db)
     vocals *= np.sqrt(np.mean(accompaniment**2) / np.mean(vocals**2)) * 10 ** (ratio_db / 20)
     peak = np.abs(vocals + accompaniment).max()
