@@ -436,6 +436,9 @@ CALLS: dict[str, Any] = {
     "train.History.as_dict": lambda: C(_history().as_dict),
     # ------------------------------------------------------------------ judge
     "judge.judge_samples": lambda: C(judge.judge_samples, (_cnn(), _judge_samples()), {"threshold": 0.9}),
+    "judge.embed": lambda: C(judge.embed, (_cnn(), _judge_samples())),
+    "judge.frechet_distance": lambda: C(judge.frechet_distance, (_nrandn(20, 4), _nrandn(15, 4, seed=1))),
+    "judge.precision_recall": lambda: C(judge.precision_recall, (_nrandn(20, 4), _nrandn(15, 4, seed=1)), {"k": 3}),
     "judge.JudgeReport": lambda: C(judge.JudgeReport, (np.array([1, 2]), np.array([0.9, 0.5]), 0.8)),
     "judge.JudgeReport.agreement": lambda: C(judge.JudgeReport(np.array([1, 2]), np.array([0.9, 0.95]), 0.8).agreement, (np.array([1, 3]),)),
 }

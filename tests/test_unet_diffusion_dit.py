@@ -203,3 +203,34 @@ def test_dit_conditioning_variants():
         zero(x, torch.tensor([1, 2]), y)
     with pytest.raises(TypeError, match="integer"):
         zero(x, t, y.float())
+
+
+def test_set_measures_of_the_judge():
+    """The Fréchet distance equals the textbook formula with a matrix square root; precision and
+    recall are 1 for a set against itself and 0 for sets far apart; embed reads the hidden layer."""
+    from scipy.linalg import sqrtm
+
+    from nnanatomy import judge
+    from nnanatomy.models import CNNClassifier, CNNConfig
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 6)), rng.normal(size=(200, 6)) @ rng.normal(size=(6, 6)) + 0.5
+    ca, cb, mu = np.cov(a, rowvar=False), np.cov(b, rowvar=False), a.mean(0) - b.mean(0)
+    assert judge.frechet_distance(a, b) == pytest.approx(mu @ mu + np.trace(ca + cb - 2 * sqrtm(ca @ cb).real), rel=1e-9)
+    assert judge.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-9)
+    assert judge.frechet_distance(a, b) == pytest.approx(judge.frechet_distance(b, a), rel=1e-9)
+    singular = np.c_[a, np.zeros(300)]  # a dead ReLU unit: a singular covariance, no warning, no NaN
+    assert np.isfinite(judge.frechet_distance(singular, np.c_[b, np.zeros(200)]))
+    assert judge.precision_recall(a, a) == (1.0, 1.0)
+    assert judge.precision_recall(a, a + 100.0) == (0.0, 0.0)
+    precision, recall = judge.precision_recall(a, a[:, ::-1] * 0.2)  # a collapsed set: real-looking, little variety
+    assert recall < precision
+    model = CNNClassifier(CNNConfig()).eval()
+    features = judge.embed(model, torch.zeros(5, 1, 8, 8))
+    assert features.shape == (5, model.config.hidden) and (features >= 0).all()
+    with pytest.raises(ValueError, match="same feature dimension"):
+        judge.frechet_distance(a, b[:, :3])
+    with pytest.raises(ValueError, match="at least 4 rows"):
+        judge.precision_recall(a, b[:3])
+    with pytest.raises(TypeError, match="CNNClassifier"):
+        judge.embed(torch.nn.Linear(64, 10), torch.zeros(5, 1, 8, 8))

@@ -2,7 +2,9 @@
 
 Sample quality is measured by a CNN trained on scikit-learn's digits (the model of chapter 02):
 a convincing sample is classified with high confidence; a varied set covers all ten classes; a
-conditional sample should be classified as the digit it was asked for.
+conditional sample should be classified as the digit it was asked for. The judge's penultimate
+layer also gives a feature space in which to compare a set of samples with real digits as sets:
+the Fréchet distance (FID's formula, in this judge's features) and precision and recall.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .data._checks import check_seed
 from .runtime import eval_mode
 from .models import CNNClassifier, CNNConfig
 
-__all__ = ["JudgeReport", "judge_samples", "train_digit_judge"]
+__all__ = ["JudgeReport", "embed", "frechet_distance", "judge_samples", "precision_recall", "train_digit_judge"]
 
 
 def train_digit_judge(seed: int = 0, epochs: int = 30, device: torch.device | str = "cpu") -> tuple[nn.Module, float]:
@@ -116,3 +118,65 @@ def judge_samples(judge: nn.Module, samples: torch.Tensor, threshold: float = 0.
         probs = F.softmax(logits, dim=-1).cpu()
     confidence, predicted = probs.max(dim=-1)
     return JudgeReport(predicted.numpy(), confidence.numpy(), threshold)
+
+
+@torch.no_grad()
+def embed(judge: nn.Module, samples: torch.Tensor) -> np.ndarray:
+    """The judge's penultimate features ``(N, hidden)`` — after its hidden Linear and ReLU, before
+    the class layer — of images ``(N, 1, 8, 8)`` in the diffusion models' range [−1, 1]."""
+    if not isinstance(judge, CNNClassifier):
+        raise TypeError(f"judge must be the CNNClassifier train_digit_judge returns, got {type(judge).__name__}")
+    if not isinstance(samples, torch.Tensor) or samples.ndim != 4 or samples.shape[1:] != (1, 8, 8):
+        raise ValueError(f"samples must be a (N, 1, 8, 8) tensor, got {getattr(samples, 'shape', type(samples).__name__)}")
+    if not torch.isfinite(samples).all():
+        raise ValueError("samples contain NaN or infinite values; a sampler diverged")
+    device = next(judge.parameters()).device
+    images = ((samples.clamp(-1, 1) + 1) / 2).float().to(device)
+    with eval_mode(judge):
+        hidden = judge.classifier[:3](judge.features(images))  # Flatten → Linear → ReLU
+    return hidden.double().cpu().numpy()
+
+
+def _features(name: str, value: object, minimum: int) -> np.ndarray:
+    x = check_array(name, value, ndim=2)
+    if x.shape[0] < minimum:
+        raise ValueError(f"{name} needs at least {minimum} rows (samples), got {x.shape[0]}")
+    return x.astype(np.float64)
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """The Fréchet distance between Gaussians fitted to two feature sets ``(N, D)`` and ``(M, D)``:
+    ``‖μa − μb‖² + Tr(Σa + Σb − 2 (Σa Σb)^½)`` — FID's formula (Heusel et al., 2017), here in the
+    digit judge's features. It is biased upwards for small sets: compare it with the distance
+    between two real sets of the same sizes."""
+    a, b = _features("a", a, 2), _features("b", b, 2)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b must have the same feature dimension, got {a.shape[1]} and {b.shape[1]}")
+    mu = a.mean(axis=0) - b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Tr (Σa Σb)^½ = Tr (Σa^½ Σb Σa^½)^½, a symmetric matrix: eigenvalues, no complex round-off,
+    # and no trouble with the singular covariances of ReLU features (dead units, fewer samples than D)
+    w, v = np.linalg.eigh(cov_a)
+    half = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(half @ cov_b @ half), 0, None)).sum()
+    return float(max(mu @ mu + np.trace(cov_a) + np.trace(cov_b) - 2 * cross, 0.0))
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) of ``fake`` against ``real``
+    feature sets: each point's ball reaches its k-th nearest neighbour in its own set. Precision is
+    the share of fake points inside some real ball (the samples look real), recall the share of
+    real points inside some fake ball (the samples cover the real variety)."""
+    k = check_int("k", k, 1, maximum=1000)
+    real, fake = _features("real", real, k + 1), _features("fake", fake, k + 1)
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real and fake must have the same feature dimension, got {real.shape[1]} and {fake.shape[1]}")
+    r, f = torch.from_numpy(real), torch.from_numpy(fake)
+
+    def radii(x: torch.Tensor) -> torch.Tensor:
+        return torch.cdist(x, x).kthvalue(k + 1, dim=1).values  # the k-th neighbour (the first is the point itself)
+
+    def covered(points: torch.Tensor, centres: torch.Tensor, radius: torch.Tensor) -> float:
+        return float((torch.cdist(points, centres) <= radius[None, :]).any(dim=1).double().mean())
+
+    return covered(f, r, radii(r)), covered(r, f, radii(f))
