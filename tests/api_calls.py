@@ -649,6 +649,8 @@ CALLS.update({
     "models.diffusion.diffusion_loss": lambda: C(diffusion.diffusion_loss, (_eps_model(), _randn(2, 1, 8, 8), _schedule()), nan_ok=("x0",)),
     "models.diffusion.guided_eps": lambda: C(diffusion.guided_eps, (_eps_model().eval(), _randn(2, 1, 8, 8), T([1, 5])), {"guidance": 0.0}, nan_ok=("x",)),
     "models.diffusion.ddpm_sample": lambda: C(diffusion.ddpm_sample, (_eps_model().eval(), _schedule(), (1, 1, 8, 8)), {"generator": _g(), "keep": (0,)}),
+    "models.diffusion.posterior": lambda: C(diffusion.posterior, (_schedule(), _randn(1, 1, 8, 8), _randn(1, 1, 8, 8, seed=1), 3)),
+    "models.diffusion.ddim_sigma": lambda: C(diffusion.ddim_sigma, (_schedule(), 3, 1), {"eta": 0.5}),
     "models.diffusion.ddim_sample": lambda: C(diffusion.ddim_sample, (_eps_model().eval(), _schedule(), (1, 1, 8, 8), 3), {"generator": _g(), "clip": 1.0,
                                                                                                                            "guidance": 0.0}),
     "models.dit.DiTConfig": lambda: C(models.DiTConfig, (), {"image_size": 4, "patch": 2, "hidden": 16, "depth": 1, "num_heads": 2,

@@ -234,3 +234,35 @@ def test_set_measures_of_the_judge():
         judge.precision_recall(a, b[:3])
     with pytest.raises(TypeError, match="CNNClassifier"):
         judge.embed(torch.nn.Linear(64, 10), torch.zeros(5, 1, 8, 8))
+
+
+def test_forward_posterior_and_ddim_eta():
+    """q(x_{t−1} | x_t, x_0) in closed form against a regression on sampled pairs; the reverse step's
+    mean is the posterior mean with x_0 written through ε; DDIM at η = 1 adds the posterior's noise."""
+    s = diffusion.NoiseSchedule.linear(1000)
+    t, x0 = 300, 0.7
+    g = torch.Generator().manual_seed(0)
+    n = 400_000
+    ab_prev = float(s.alpha_bars[t - 1])
+    x_prev = ab_prev**0.5 * x0 + (1 - ab_prev) ** 0.5 * torch.randn(n, generator=g, dtype=torch.float64)
+    x_t = float(s.alphas[t]) ** 0.5 * x_prev + float(s.betas[t]) ** 0.5 * torch.randn(n, generator=g, dtype=torch.float64)
+    mean, var = diffusion.posterior(s, x_t, torch.full_like(x_t, x0), t)
+    residual = x_prev - mean
+    assert abs(float(residual.mean())) < 4 * var**0.5 / n**0.5  # unbiased
+    assert float(residual.var()) == pytest.approx(var, rel=0.01)  # the right spread
+    assert abs(float(torch.corrcoef(torch.stack([residual, x_t]))[0, 1])) < 0.01  # nothing left to explain from x_t
+    xt, eps = torch.randn(5, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    x0_hat = (xt - (1 - float(s.alpha_bars[t])) ** 0.5 * eps) / float(s.alpha_bars[t]) ** 0.5
+    torch.testing.assert_close(diffusion.posterior(s, xt, x0_hat, t)[0], diffusion.reverse_step(s, xt, t, eps, noise=torch.zeros(5, dtype=torch.float64)))
+    for step in (1, 10, 500, 999):
+        assert diffusion.ddim_sigma(s, step, step - 1) ** 2 == pytest.approx(diffusion.posterior(s, xt, xt, step)[1], rel=1e-9)
+    assert diffusion.ddim_sigma(s, 500, 400, eta=0.0) == 0.0
+    with pytest.raises(ValueError, match="earlier step"):
+        diffusion.ddim_sigma(s, 10, 10)
+    model = UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=8, depth=1, time_dim=8)).eval()
+    a = diffusion.ddim_sample(model, s, (2, 1, 8, 8), 5, generator=torch.Generator().manual_seed(0))
+    b = diffusion.ddim_sample(model, s, (2, 1, 8, 8), 5, generator=torch.Generator().manual_seed(0), eta=0.0)
+    c = diffusion.ddim_sample(model, s, (2, 1, 8, 8), 5, generator=torch.Generator().manual_seed(0), eta=1.0)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    with pytest.raises(ValueError, match="eta"):
+        diffusion.ddim_sample(model, s, (2, 1, 8, 8), 5, eta=1.5)

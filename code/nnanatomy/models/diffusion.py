@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_device, check_real
+from .._checks import check_device, check_finite, check_real
 
-__all__ = ["NoiseSchedule", "ddim_sample", "ddpm_sample", "diffusion_loss", "guided_eps", "reverse_step"]
+__all__ = ["NoiseSchedule", "ddim_sample", "ddim_sigma", "ddpm_sample", "diffusion_loss", "guided_eps", "posterior", "reverse_step"]
 
 EpsModel = Callable[..., torch.Tensor]  # eps_model(x_t, t, **conditioning) → predicted noise
 
@@ -171,6 +171,35 @@ def reverse_step(schedule: NoiseSchedule, x_t: torch.Tensor, t: int, eps: torch.
     return mean + beta**0.5 * noise
 
 
+def posterior(schedule: NoiseSchedule, x_t: torch.Tensor, x_0: torch.Tensor, t: int) -> tuple[torch.Tensor, float]:
+    """The forward process run backwards when x_0 is known: q(x_{t−1} | x_t, x_0) = N(μ̃, β̃·I) with
+    ``μ̃ = √ᾱ_{t−1}·β_t/(1−ᾱ_t)·x_0 + √α_t·(1−ᾱ_{t−1})/(1−ᾱ_t)·x_t`` and
+    ``β̃ = (1−ᾱ_{t−1})/(1−ᾱ_t)·β_t`` (Ho et al., eqs. 6–7). Returns ``(μ̃, β̃)``; at t = 0, ``(x_0, 0)``."""
+    t = schedule.check_step(t)
+    if not isinstance(x_t, torch.Tensor) or not isinstance(x_0, torch.Tensor) or x_t.shape != x_0.shape:
+        raise ValueError(f"x_t and x_0 must be tensors of the same shape, got {tuple(getattr(x_t, 'shape', ()))} and "
+                         f"{tuple(getattr(x_0, 'shape', ()))}")
+    check_finite("x_t", x_t)
+    check_finite("x_0", x_0)
+    if t == 0:
+        return x_0.clone(), 0.0
+    alpha, alpha_bar, beta = (float(v[t]) for v in (schedule.alphas, schedule.alpha_bars, schedule.betas))
+    alpha_bar_prev = float(schedule.alpha_bars[t - 1])
+    mean = alpha_bar_prev**0.5 * beta / (1 - alpha_bar) * x_0 + alpha**0.5 * (1 - alpha_bar_prev) / (1 - alpha_bar) * x_t
+    return mean, (1 - alpha_bar_prev) / (1 - alpha_bar) * beta
+
+
+def ddim_sigma(schedule: NoiseSchedule, t: int, s: int, eta: float = 1.0) -> float:
+    """The noise DDIM adds when it jumps from step t to an earlier step s:
+    ``σ = η·√((1−ᾱ_s)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_s)``. For s = t − 1 and η = 1, σ² = β̃_t."""
+    t, s = schedule.check_step(t), schedule.check_step(s)
+    if not s < t:
+        raise ValueError(f"s must be an earlier step than t, got t={t}, s={s}")
+    eta = check_real("eta", eta, 0.0, 1.0)
+    ab_t, ab_s = float(schedule.alpha_bars[t]), float(schedule.alpha_bars[s])
+    return eta * ((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)) ** 0.5
+
+
 @torch.no_grad()
 def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], *, guidance: float = 0.0,
                 conditioning: dict | None = None, null_conditioning: dict | None = None,
@@ -200,13 +229,15 @@ def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
 def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], steps: int, *,
                 guidance: float = 0.0, conditioning: dict | None = None, null_conditioning: dict | None = None,
                 generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-                clip: float | None = 1.0) -> torch.Tensor:
-    """Deterministic DDIM (η = 0) on ``steps`` evenly strided steps of the T-step schedule.
+                clip: float | None = 1.0, eta: float = 0.0) -> torch.Tensor:
+    """DDIM on ``steps`` evenly strided steps of the T-step schedule; deterministic at ``eta = 0``.
 
     At each visited step the model's ε gives an estimate of x_0,
     ``x̂_0 = (x_t − √(1−ᾱ_t)·ε̂)/√ᾱ_t`` (clipped to the data range), and the sampler jumps to the
-    next visited step s < t with ``x_s = √ᾱ_s·x̂_0 + √(1−ᾱ_s)·ε̂``. With ``steps = 1`` this is the
-    one-step baseline: predict the noise once, subtract it.
+    next visited step s < t with ``x_s = √ᾱ_s·x̂_0 + √(1−ᾱ_s − σ²)·ε̂ + σ·z``, where
+    ``σ = η·√((1−ᾱ_s)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_s)`` and z ~ N(0, I) (Song et al., eq. 16). At η = 1
+    and s = t − 1, σ² is the forward posterior's variance β̃_t: an ancestral step. With
+    ``steps = 1`` and η = 0 this is the one-step baseline: predict the noise once, subtract it.
     """
     shape, guidance, device = _check_sampling(eps_model, schedule, shape, guidance, device)
     _check_conditioning(conditioning, null_conditioning)
@@ -214,6 +245,7 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
         raise ValueError(f"steps must be an int in [1, {schedule.steps}], got {steps!r}")
     if clip is not None:
         clip = check_real("clip", clip, 0.0, low_open=True)  # x̂_0 clamped to [−clip, clip]
+    eta = check_real("eta", eta, 0.0, 1.0)
     alpha_bars = schedule.alpha_bars
     visit = torch.linspace(schedule.steps - 1, 0, steps).round().long().tolist()
     x = _noise(shape, generator, device)
@@ -226,7 +258,10 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
             x0 = x0.clamp(-clip, clip)
         if i + 1 < len(visit):
             ab_next = float(alpha_bars[visit[i + 1]])
-            x = ab_next**0.5 * x0 + (1 - ab_next) ** 0.5 * eps
+            sigma = ddim_sigma(schedule, t, visit[i + 1], eta)
+            x = ab_next**0.5 * x0 + max(1 - ab_next - sigma**2, 0.0) ** 0.5 * eps
+            if sigma > 0:
+                x = x + sigma * _noise(shape, generator, device)
         else:
             x = x0
     return x
