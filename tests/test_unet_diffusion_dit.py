@@ -266,3 +266,17 @@ def test_forward_posterior_and_ddim_eta():
     assert torch.equal(a, b) and not torch.equal(a, c)
     with pytest.raises(ValueError, match="eta"):
         diffusion.ddim_sample(model, s, (2, 1, 8, 8), 5, eta=1.5)
+
+
+def test_ddim_clipping_repairs():
+    s = diffusion.NoiseSchedule.linear(1000)
+    model = UNet(UNetConfig(in_channels=1, out_channels=1, base_channels=8, depth=1, time_dim=8)).eval()
+    run = {name: diffusion.ddim_sample(model, s, (3, 1, 8, 8), 4, generator=torch.Generator().manual_seed(0), **kw)
+           for name, kw in {"clip": {}, "bare": dict(clip=None), "rederive": dict(rederive_eps=True),
+                            "dynamic": dict(dynamic_threshold=0.9)}.items()}
+    assert run["clip"].abs().max() <= 1 and run["dynamic"].abs().max() <= 1 + 1e-6  # the last x̂_0 is the sample
+    assert not torch.equal(run["clip"], run["rederive"]) and not torch.equal(run["clip"], run["dynamic"])
+    with pytest.raises(TypeError, match="rederive_eps"):
+        diffusion.ddim_sample(model, s, (1, 1, 8, 8), 2, rederive_eps=1)
+    with pytest.raises(ValueError, match="dynamic_threshold"):
+        diffusion.ddim_sample(model, s, (1, 1, 8, 8), 2, dynamic_threshold=1.0)

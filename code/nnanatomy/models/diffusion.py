@@ -229,7 +229,8 @@ def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
 def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], steps: int, *,
                 guidance: float = 0.0, conditioning: dict | None = None, null_conditioning: dict | None = None,
                 generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-                clip: float | None = 1.0, eta: float = 0.0) -> torch.Tensor:
+                clip: float | None = 1.0, eta: float = 0.0, rederive_eps: bool = False,
+                dynamic_threshold: float | None = None) -> torch.Tensor:
     """DDIM on ``steps`` evenly strided steps of the T-step schedule; deterministic at ``eta = 0``.
 
     At each visited step the model's ε gives an estimate of x_0,
@@ -238,7 +239,17 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
     ``σ = η·√((1−ᾱ_s)/(1−ᾱ_t))·√(1 − ᾱ_t/ᾱ_s)`` and z ~ N(0, I) (Song et al., eq. 16). At η = 1
     and s = t − 1, σ² is the forward posterior's variance β̃_t: an ancestral step. With
     ``steps = 1`` and η = 0 this is the one-step baseline: predict the noise once, subtract it.
+
+    Two repairs of the clipping, for the chapter's diagnosis of the unclipped sampler's collapse:
+    ``rederive_eps=True`` recomputes ε̂ from the clipped x̂_0, ``ε̂ = (x_t − √ᾱ_t·x̂_0)/√(1−ᾱ_t)``, so
+    that the step stays consistent with x_t (the published code leaves ε̂ as the network gave it);
+    ``dynamic_threshold=p`` replaces the fixed clip by Imagen's dynamic thresholding: per sample,
+    ``s = max(1, the p-quantile of |x̂_0|)``, then x̂_0 is clipped to [−s, s] and divided by s.
     """
+    if not isinstance(rederive_eps, bool):
+        raise TypeError(f"rederive_eps must be a bool, got {type(rederive_eps).__name__}")
+    if dynamic_threshold is not None:
+        dynamic_threshold = check_real("dynamic_threshold", dynamic_threshold, 0.0, 1.0, low_open=True, high_open=True)
     shape, guidance, device = _check_sampling(eps_model, schedule, shape, guidance, device)
     _check_conditioning(conditioning, null_conditioning)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= schedule.steps:
@@ -254,8 +265,14 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
         eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)
         ab = float(alpha_bars[t])
         x0 = (x - (1 - ab) ** 0.5 * eps) / ab**0.5
-        if clip is not None:
+        if dynamic_threshold is not None:
+            level = x0.abs().flatten(1).quantile(dynamic_threshold, dim=1).clamp(min=1.0)
+            level = level.view(-1, *([1] * (x0.ndim - 1)))
+            x0 = torch.maximum(torch.minimum(x0, level), -level) / level
+        elif clip is not None:
             x0 = x0.clamp(-clip, clip)
+        if rederive_eps and ab < 1:
+            eps = (x - ab**0.5 * x0) / (1 - ab) ** 0.5
         if i + 1 < len(visit):
             ab_next = float(alpha_bars[visit[i + 1]])
             sigma = ddim_sigma(schedule, t, visit[i + 1], eta)
