@@ -163,3 +163,26 @@ def test_bad_inputs_are_rejected():
         mlp.load_state_dict(state)
     with pytest.raises(ValueError, match=r"float in \(0, 1\)"):
         scratch.numerical_gradient(lambda: 0.0, np.zeros(2), eps=0.0)
+
+
+def test_cross_entropy_equals_torch_and_survives_large_logits():
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(0)
+    logits, labels = rng.normal(size=(7, 5)) * 4, rng.integers(0, 5, size=7)
+    for reduction in ("mean", "sum"):
+        ours = scratch.CrossEntropyLoss(reduction)
+        value, grad = ours(logits, labels), ours.backward()
+        z = torch.from_numpy(logits).requires_grad_()
+        ref = F.cross_entropy(z, torch.from_numpy(labels), reduction=reduction)
+        ref.backward()
+        assert abs(value - ref.item()) < 1e-12 and np.abs(grad - z.grad.numpy()).max() < 1e-12
+    huge = np.array([[1e4, 0.0, -1e4]])
+    assert scratch.CrossEntropyLoss()(huge, np.array([1])) == pytest.approx(1e4)
+    np.testing.assert_allclose(np.exp(scratch.log_softmax(huge)).sum(), 1.0)
+    with pytest.raises(ValueError, match="labels must lie"):
+        scratch.CrossEntropyLoss()(logits, np.full(7, 5))
+    with pytest.raises(ValueError, match="integer classes"):
+        scratch.CrossEntropyLoss()(logits, labels.astype(float))
+    with pytest.raises(RuntimeError, match="before forward"):
+        scratch.CrossEntropyLoss().backward()

@@ -33,7 +33,7 @@ from .conv import (
 from . import graph
 from .gradcheck import numerical_gradient, relative_error
 from .layers import ACTIVATIONS, Dropout, Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, relu, sigmoid, tanh
-from .losses import MSELoss
+from .losses import CrossEntropyLoss, MSELoss, log_softmax
 from .mlp import MLP
 from .norm import BatchNorm2D
 from .optim import SGD, Adam
@@ -55,7 +55,9 @@ __all__ = [
     "Layer",
     "Linear",
     "MLP",
+    "CrossEntropyLoss",
     "MSELoss",
+    "log_softmax",
     "MaxPool2D",
     "RNN",
     "ReLU",
