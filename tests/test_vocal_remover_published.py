@@ -277,3 +277,10 @@ def test_wav_round_trip(tmp_path, monkeypatch, with_soundfile):
     with pytest.raises(ValueError, match="finite|NaN"):
         separation.write_wav(tmp_path / "nan.wav", np.full(10, np.nan, np.float32), 44100)
     assert not (tmp_path / "nan.wav").exists()
+
+
+def test_the_vocal_remover_leaves_the_model_mode_as_it_was():
+    model = uvr5.CascadedASPPNet(2048, width=0.125).train()
+    remover = separation.VocalRemover(model, separation.UVR_SETTINGS[SETTING])
+    remover.separate(np.zeros((2, 4000), np.float32) + 0.01, 44100)
+    assert model.training  # separate() ran in eval and restored the mode

@@ -616,7 +616,7 @@ class VocalRemover:
         if model.max_bin != setting.config.n_fft // 2:
             raise ValueError(f"the model reads {model.max_bin} bins but setting {setting.name!r} has n_fft "
                              f"{setting.config.n_fft} ({setting.config.n_fft // 2} bins)")
-        self.model, self.setting, self.name = model.eval(), setting, check_str("name", name)
+        self.model, self.setting, self.name = model, setting, check_str("name", name)  # separate() sets eval and restores the mode
 
     def __repr__(self) -> str:
         n = sum(p.numel() for p in self.model.parameters())
