@@ -94,19 +94,23 @@ class JudgeReport:
         return float(np.mean(self.predicted == requested))
 
 
+def _as_digit_images(samples: object, judge: nn.Module) -> torch.Tensor:
+    """Generated images (N, 1, 8, 8) in [−1, 1], checked, back in the digits' [0, 1] on the judge's device."""
+    if not isinstance(samples, torch.Tensor) or samples.ndim != 4 or samples.shape[1:] != (1, 8, 8):
+        raise ValueError(f"samples must be a (N, 1, 8, 8) tensor, got {getattr(samples, 'shape', type(samples).__name__)}")
+    if not torch.isfinite(samples).all():
+        raise ValueError("samples contain NaN or infinite values; a sampler diverged")
+    return ((samples.clamp(-1, 1) + 1) / 2).float().to(next(judge.parameters()).device)
+
+
 @torch.no_grad()
 def judge_samples(judge: nn.Module, samples: torch.Tensor, threshold: float = 0.9) -> JudgeReport:
     """Classify generated images ``(N, 1, 8, 8)`` in the diffusion models' range [−1, 1], with the
     judge in eval mode (its train/eval mode is restored afterwards)."""
-    if not isinstance(samples, torch.Tensor) or samples.ndim != 4 or samples.shape[1:] != (1, 8, 8):
-        raise ValueError(f"samples must be a (N, 1, 8, 8) tensor, got {getattr(samples, 'shape', type(samples).__name__)}")
     threshold = check_real("threshold", threshold, 0.0, 1.0, low_open=True, high_open=True)
     if not isinstance(judge, nn.Module):
         raise TypeError(f"judge must be a torch.nn.Module, got {type(judge).__name__}")
-    if not torch.isfinite(samples).all():
-        raise ValueError("samples contain NaN or infinite values; a sampler diverged")
-    device = next(judge.parameters()).device
-    images = ((samples.clamp(-1, 1) + 1) / 2).float().to(device)  # back to the digits' [0, 1]
+    images = _as_digit_images(samples, judge)
     with eval_mode(judge):  # BatchNorm's running statistics untouched, dropout off; the mode comes back
         try:
             logits = judge(images)
@@ -126,12 +130,7 @@ def embed(judge: nn.Module, samples: torch.Tensor) -> np.ndarray:
     the class layer — of images ``(N, 1, 8, 8)`` in the diffusion models' range [−1, 1]."""
     if not isinstance(judge, CNNClassifier):
         raise TypeError(f"judge must be the CNNClassifier train_digit_judge returns, got {type(judge).__name__}")
-    if not isinstance(samples, torch.Tensor) or samples.ndim != 4 or samples.shape[1:] != (1, 8, 8):
-        raise ValueError(f"samples must be a (N, 1, 8, 8) tensor, got {getattr(samples, 'shape', type(samples).__name__)}")
-    if not torch.isfinite(samples).all():
-        raise ValueError("samples contain NaN or infinite values; a sampler diverged")
-    device = next(judge.parameters()).device
-    images = ((samples.clamp(-1, 1) + 1) / 2).float().to(device)
+    images = _as_digit_images(samples, judge)
     with eval_mode(judge):
         hidden = judge.classifier[:3](judge.features(images))  # Flatten → Linear → ReLU
     return hidden.double().cpu().numpy()
