@@ -424,7 +424,8 @@ CALLS: dict[str, Any] = {
     # ------------------------------------------------------------------ train
     "train.fit": lambda: (lambda m: C(train.fit, (m, _batches()), {"optimizer": _sgd(m), "loss_fn": nn.MSELoss(), "epochs": 1,
                                                                     "progress": False, "clip_grad_norm": 1.0, "accumulate": 1,
-                                                                    "amp": False}))(_mlp()),
+                                                                    "amp": False, "evaluate": lambda mm: {"v": 1.0}, "keep_best": "v",
+                                                                    "best_mode": "min", "patience": 1}))(_mlp()),
     "train.evaluate_loss": lambda: C(train.evaluate_loss, (_mlp(), _batches(), nn.MSELoss())),
     "train.save_checkpoint": lambda: (lambda m: C(train.save_checkpoint, (_tmp_path(), m, _sgd(m)), {"history": _history(),
                                                                                                      "extra": {"note": "x"}}))(_mlp()),
@@ -485,7 +486,8 @@ def _seq(x: torch.Tensor) -> torch.Tensor:
 
 CALLS.update({
     # ------------------------------------------------------------------ models: small configurable models
-    "models.mlp.MLPConfig": lambda: C(models.MLPConfig, (), {"in_features": 3, "hidden": (4,), "out_features": 2, "activation": "tanh", "bias": True}),
+    "models.mlp.MLPConfig": lambda: C(models.MLPConfig, (), {"in_features": 3, "hidden": (4,), "out_features": 2, "activation": "tanh", "bias": True,
+                                                           "dropout": 0.1}),
     "models.mlp.MLP": lambda: C(models.MLP, (models.MLPConfig(in_features=3, hidden=(4,), out_features=2),)),
     "models.mlp.MLP.forward": lambda: C(_mlp().forward, (_randn(2, 3),), nan_ok=("x",)),
     "models.mlp.MLP.num_parameters": lambda: C(_mlp().num_parameters, (), {"trainable_only": False}),
@@ -798,7 +800,8 @@ CALLS.update({
     "scratch.losses.MSELoss": lambda: C(scratch.MSELoss, ("mean",)),
     "scratch.losses.MSELoss.forward": lambda: C(scratch.MSELoss().forward, (_nrandn(4, 2), _nrandn(4, 2, seed=1)), nan_ok=("pred", "target")),
     "scratch.losses.MSELoss.backward": lambda: C((lambda l: (l.forward(_nrandn(4, 2), _nrandn(4, 2, seed=1)), l)[1])(scratch.MSELoss()).backward),
-    "scratch.mlp.MLP": lambda: C(scratch.MLP, ([3, 4, 2],), {"activation": "tanh", "seed": 0}),
+    "scratch.mlp.MLP": lambda: C(scratch.MLP, ([3, 4, 2],), {"activation": "tanh", "seed": 0, "init": 0.5}),
+    "scratch.mlp.init_std": lambda: C(scratch.init_std, (0.5, 3, 4)),
     "scratch.mlp.MLP.forward": lambda: C(_scratch_mlp().forward, (_nrandn(5, 3),), nan_ok=("x",)),
     "scratch.mlp.MLP.backward": lambda: C((lambda m: (m.forward(_nrandn(5, 3)), m)[1])(_scratch_mlp()).backward, (_nrandn(5, 2),), nan_ok=("grad_out",)),
     "scratch.mlp.MLP.parameters": lambda: C(_scratch_mlp().parameters),

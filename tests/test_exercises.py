@@ -57,7 +57,7 @@ def test_every_chapter_has_a_checker_module():
 
 
 def test_unanswered_is_reported_not_failed_loudly():
-    for check in (dnn.check_param_count, dnn.check_sigmoid_depth, dnn.check_leaky_relu, dnn.check_adamw):
+    for check in (dnn.check_param_count, dnn.check_sigmoid_depth, dnn.check_leaky_relu, dnn.check_adamw, dnn.check_xavier_relu_depth):
         result = check(None)
         assert not result and "Not answered yet" in result.message
 
@@ -202,3 +202,13 @@ def test_separation_checkers_catch_the_usual_mistakes():
     assert "not a percentage" in separation.check_unclipped_psm((gain, 100 * share)).message
     assert "unclipped minus clipped" in separation.check_unclipped_psm((-gain, share)).message
     assert separation.check_unclipped_psm((round(gain, 2), round(share, 3)))
+
+
+def test_xavier_relu_depth_is_measured():
+    assert dnn.check_xavier_relu_depth(15)  # measured on seeds 0-2, and 0.707^14 < 0.01 < 0.707^13
+    assert "not fallen below 1 % yet" in dnn.check_xavier_relu_depth(14).message
+    assert "earlier layer" in dnn.check_xavier_relu_depth(16).message
+    assert "not a hidden layer" in dnn.check_xavier_relu_depth(31).message
+    assert not dnn.check_xavier_relu_depth(0)
+    with pytest.raises(TypeError):
+        dnn.check_xavier_relu_depth(15.0)

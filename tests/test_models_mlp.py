@@ -129,3 +129,25 @@ def test_sequence_regressor():
         models.SequenceRegressorConfig(cell="transformer")
     with pytest.raises(ValueError, match=r"\(B, T, 2\)"):
         lstm(torch.randn(4, 6))
+
+
+def test_dropout_layout_train_and_eval():
+    mlp = models.MLP(models.MLPConfig(in_features=2, hidden=(64, 64), out_features=1, activation="relu", dropout=0.5))
+    assert [type(m).__name__ for m in mlp.net] == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    assert mlp.net[2].p == 0.5
+    x = torch.randn(8, 2)
+    mlp.eval()
+    assert torch.equal(mlp(x), mlp(x))  # eval: dropout passes everything through
+    mlp.train()
+    torch.manual_seed(0)
+    a = mlp(x)
+    torch.manual_seed(1)
+    assert not torch.equal(a, mlp(x))  # training: a new mask every call
+    # without dropout the layout, and so the state_dict keys, are the scratch MLP's
+    assert [type(m).__name__ for m in models.MLP(models.MLPConfig(dropout=0.0)).net] == ["Linear", "Tanh", "Linear", "Tanh", "Linear"]
+
+
+@pytest.mark.parametrize("dropout,error", [(1.0, ValueError), (-0.1, ValueError), (True, TypeError), ("0.1", TypeError)])
+def test_bad_dropout(dropout, error):
+    with pytest.raises(error, match="dropout"):
+        models.MLPConfig(dropout=dropout)

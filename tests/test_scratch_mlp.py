@@ -186,3 +186,44 @@ def test_cross_entropy_equals_torch_and_survives_large_logits():
         scratch.CrossEntropyLoss()(logits, labels.astype(float))
     with pytest.raises(RuntimeError, match="before forward"):
         scratch.CrossEntropyLoss().backward()
+
+
+def test_init_schemes_draw_the_stated_std():
+    sizes = [256, 512, 512, 1]
+    for init, std in [("lecun", 1 / np.sqrt(512)), ("xavier", np.sqrt(2 / 1024)), ("he", np.sqrt(2 / 512)), (0.01, 0.01)]:
+        net = scratch.MLP(sizes, activation="relu", seed=0, init=init)
+        w = net.parameters()["net.2.weight"]  # 512 → 512
+        assert w.std() == pytest.approx(std, rel=0.01) and abs(w.mean()) < 0.01 * std * 10
+        assert not net.parameters()["net.2.bias"].any()
+        assert scratch.init_std(init, 512, 512) == pytest.approx(std)
+    assert scratch.init_std("xavier", 256, 512) == pytest.approx(np.sqrt(2 / 768))
+    assert scratch.init_std("torch", 300, 7) == pytest.approx(1 / np.sqrt(900))
+    # the default is unchanged: PyTorch's U(±1/√fan_in), the same draws as before the option existed
+    rng = np.random.default_rng(3)
+    first = scratch.Linear(4, 8, rng=rng)
+    np.testing.assert_array_equal(scratch.MLP([4, 8, 2], seed=3).parameters()["net.0.weight"], first.params["weight"])
+    np.testing.assert_array_equal(scratch.MLP([4, 8, 2], seed=3, init="torch").state_dict()["net.2.bias"],
+                                  scratch.MLP([4, 8, 2], seed=3).state_dict()["net.2.bias"])
+
+
+def test_he_keeps_the_relu_signal_and_xavier_halves_its_power():
+    """He et al.'s argument, measured: E[a²] is multiplied by fan_in·σ²/2 per ReLU layer."""
+    x = np.random.default_rng(0).normal(size=(512, 256))
+    for init, factor in [("he", 1.0), ("xavier", 0.5), (0.01, 256 * 1e-4 / 2)]:
+        net = scratch.MLP([256] * 11 + [1], activation="relu", seed=0, init=init)
+        a, power = x, []
+        for layer in net.net[:-1]:
+            a = layer.forward(a)
+            if isinstance(layer, scratch.ReLU):
+                power.append(np.mean(a**2))
+        ratio = (power[-1] / power[0]) ** (1 / (len(power) - 1))
+        assert ratio == pytest.approx(factor, rel=0.05)
+
+
+@pytest.mark.parametrize("init,error", [("glorot", ValueError), (0.0, ValueError), (-1.0, ValueError), (float("nan"), ValueError),
+                                        (True, TypeError), (None, TypeError)])
+def test_bad_init(init, error):
+    with pytest.raises(error, match="init"):
+        scratch.MLP([2, 3, 1], init=init)
+    with pytest.raises(error, match="init"):
+        scratch.init_std(init, 2, 3)

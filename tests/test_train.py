@@ -143,3 +143,88 @@ def test_progress_default_follows_the_environment(monkeypatch, capsys):
     assert "training" in capsys.readouterr().err
     with pytest.raises(TypeError, match="progress"):
         train.fit(model, loader, optimizer=opt, loss_fn=nn.MSELoss(), progress="yes")
+
+
+def _overfit_problem():
+    """Few noisy points and a wide net: the validation loss has a minimum early, then rises."""
+    x, y = data.quadratic(40, noise_std=1.0, seed=0)
+    xs = torch.tensor(x, dtype=torch.float32)
+    ys = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float32)
+    train_data = [(xs[:20], ys[:20])]
+    torch.manual_seed(0)
+    model = models.MLP(models.MLPConfig(hidden=(64, 64)))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    evaluate = lambda m: {"val": nn.functional.mse_loss(m(xs[20:]), ys[20:]).item()}  # noqa: E731
+    return model, opt, train_data, evaluate
+
+
+def test_keep_best_restores_the_best_evaluation_and_patience_stops():
+    model, opt, train_data, evaluate = _overfit_problem()
+    full = train.fit(model, train_data, optimizer=opt, loss_fn=nn.MSELoss(), epochs=600, progress=False,
+                     evaluate=evaluate, eval_every=10, keep_best="val")
+    values = full.metrics["val"]
+    best = min(range(len(values)), key=values.__getitem__)
+    assert full.best_epoch == full.eval_epoch[best] < 600 and values[-1] > values[best]  # it did overfit
+    assert evaluate(model)["val"] == pytest.approx(values[best], rel=1e-6)  # the best weights are back
+    assert len(full) == 600  # without patience every epoch runs
+    # patience: the same run (same seed), stopped 5 evaluations after the best
+    model2, opt2, train_data, evaluate = _overfit_problem()
+    short = train.fit(model2, train_data, optimizer=opt2, loss_fn=nn.MSELoss(), epochs=600, progress=False,
+                      evaluate=evaluate, eval_every=10, keep_best="val", patience=5)
+    best_so_far, stale = 0, 0  # where patience 5 must stop, read off the full run's curve
+    for i in range(1, len(values)):
+        best_so_far, stale = (i, 0) if values[i] < values[best_so_far] else (best_so_far, stale + 1)
+        if stale == 5:
+            break
+    assert short.best_epoch == full.eval_epoch[best_so_far] and short.epoch[-1] == full.eval_epoch[i] < 600
+    assert short.metrics["val"] == values[: i + 1]  # the same run, cut short
+    assert evaluate(model2)["val"] == pytest.approx(values[best_so_far], rel=1e-6)
+    # "max": the best of a metric to maximise (here: the negated loss, the same epoch)
+    model3, opt3, train_data, _ = _overfit_problem()
+    neg = train.fit(model3, train_data, optimizer=opt3, loss_fn=nn.MSELoss(), epochs=600, progress=False,
+                    evaluate=lambda m: {"-val": -evaluate(m)["val"]}, eval_every=10, keep_best="-val", best_mode="max")
+    assert neg.best_epoch == full.best_epoch
+    restored = train.History.from_dict(full.as_dict())
+    assert restored.best_epoch == full.best_epoch
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(keep_best="val"), ValueError, "needs evaluate"),
+    (dict(keep_best=3, evaluate=lambda m: {}), TypeError, "keep_best"),
+    (dict(patience=2, evaluate=lambda m: {"val": 0.0}), ValueError, "patience needs keep_best"),
+    (dict(keep_best="val", patience=0, evaluate=lambda m: {"val": 0.0}), ValueError, "patience"),
+    (dict(keep_best="val", best_mode="lowest", evaluate=lambda m: {"val": 0.0}), ValueError, "best_mode"),
+])
+def test_keep_best_bad_arguments(kwargs, error, match):
+    model, opt, train_data, _ = _overfit_problem()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(error, match=match):
+        train.fit(model, train_data, optimizer=opt, loss_fn=nn.MSELoss(), epochs=2, progress=False, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before any step
+
+
+def test_keep_best_of_a_metric_evaluate_does_not_return():
+    model, opt, train_data, evaluate = _overfit_problem()
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="'loss' is not a metric that evaluate returns.*'val'"):
+        train.fit(model, train_data, optimizer=opt, loss_fn=nn.MSELoss(), epochs=2, progress=False,
+                  evaluate=evaluate, keep_best="loss")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before the first step
+    assert not opt.state  # the optimiser never stepped
+
+
+def test_keep_best_does_not_change_the_run():
+    """The check before training draws no random numbers the run uses: with dropout, whose masks
+    come from the global generator, the run with keep_best is the run without it."""
+    runs = []
+    for keep in (None, "val"):
+        model, _, train_data, _ = _overfit_problem()
+        torch.manual_seed(0)
+        model = models.MLP(models.MLPConfig(hidden=(16, 16), dropout=0.2))
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        x = train_data[0][0]
+        noisy = lambda m: {"val": float(m(x).mean()), "draw": float(torch.rand(()))}  # noqa: E731  (evaluate may draw too)
+        h = train.fit(model, train_data, optimizer=opt, loss_fn=nn.MSELoss(), epochs=20, progress=False,
+                      evaluate=noisy, eval_every=5, keep_best=keep)
+        runs.append(h.train_loss)
+    assert runs[0] == runs[1]

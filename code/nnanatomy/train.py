@@ -43,6 +43,7 @@ class History:
     grad_norm: list[float] = field(default_factory=list)  # mean pre-clipping norm, when clipping
     eval_epoch: list[int] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int | None = None  # with fit(keep_best=...): the epoch whose weights were kept
 
     def __post_init__(self) -> None:
         for name in ("epoch", "train_loss", "lr", "seconds", "grad_norm", "eval_epoch"):
@@ -57,6 +58,8 @@ class History:
         uneven = [k for k, v in self.metrics.items() if len(v) != len(self.eval_epoch)]
         if uneven:
             raise ValueError(f"History.metrics {uneven} must have one value per evaluation ({len(self.eval_epoch)} in eval_epoch)")
+        if self.best_epoch is not None and (isinstance(self.best_epoch, bool) or not isinstance(self.best_epoch, int)):
+            raise TypeError(f"History.best_epoch must be None or an int, got {type(self.best_epoch).__name__}")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain lists and dicts: what :func:`save_checkpoint` stores (safe for ``weights_only``)."""
@@ -68,6 +71,7 @@ class History:
             "grad_norm": list(self.grad_norm),
             "eval_epoch": list(self.eval_epoch),
             "metrics": {k: list(v) for k, v in self.metrics.items()},
+            "best_epoch": self.best_epoch,
         }
 
     @classmethod
@@ -77,7 +81,7 @@ class History:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown History fields {sorted(unknown)}")
-        return cls(**{k: (dict(v) if k == "metrics" else list(v)) for k, v in data.items()})
+        return cls(**{k: (dict(v) if k == "metrics" else v if k == "best_epoch" else list(v)) for k, v in data.items()})
 
     @property
     def total_seconds(self) -> float:
@@ -187,6 +191,9 @@ def fit(
     after_step: Callable[[nn.Module], None] | None = None,
     accumulate: int = 1,
     find_unused_parameters: bool | None = None,
+    keep_best: str | None = None,
+    best_mode: str = "min",
+    patience: int | None = None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data``; return the :class:`History`.
 
@@ -222,6 +229,13 @@ def fit(
             ``may_skip_parameters = True`` (the MoE layer does), off otherwise. Such a parameter
             can then hold a zero gradient where one process would leave ``None``: plain SGD
             treats both alike, an optimizer with momentum (Adam) still moves it.
+        keep_best: early stopping's bookkeeping. The name of a metric that ``evaluate`` returns
+            (e.g. a validation loss): after training, the weights and buffers of the evaluation
+            where it was best are loaded back into the model, and that epoch is
+            ``history.best_epoch``. The optimiser and scheduler keep their latest state.
+        best_mode: ``"min"`` (default) or ``"max"``: whether a lower or a higher ``keep_best`` is better.
+        patience: with ``keep_best``, stop after this many evaluations in a row without a new
+            best (early stopping proper); ``None`` trains all ``epochs``.
 
     Under ``torchrun`` (``torch.distributed`` initialised, see :mod:`nnanatomy.distributed`)
     the model is wrapped in ``DistributedDataParallel``: gradients are averaged across ranks
@@ -241,7 +255,8 @@ def fit(
         FloatingPointError: the loss became NaN or infinite (the epoch and step are named).
     """
     plan = _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm,
-                 scheduler, amp, progress, log_every, history, after_step, accumulate, find_unused_parameters)
+                 scheduler, amp, progress, log_every, history, after_step, accumulate, find_unused_parameters,
+                 keep_best, best_mode, patience)
     # Checked: only now is the caller's model touched. On any failure it gets its mode and device back.
     was_training, was_on = model.training, _model_device(model)
     try:
@@ -274,10 +289,14 @@ class _Plan:
     world: int
     n_batches: int | None
     find_unused_parameters: bool
+    keep_best: str | None = None
+    best_mode: str = "min"
+    patience: int | None = None
 
 
 def _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm,
-          scheduler, amp, progress, log_every, history, after_step, accumulate, find_unused_parameters) -> _Plan:
+          scheduler, amp, progress, log_every, history, after_step, accumulate, find_unused_parameters,
+          keep_best=None, best_mode="min", patience=None) -> _Plan:
     """Check every argument of :func:`fit`; raise before anything is changed."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -294,6 +313,17 @@ def _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, eva
     eval_every = _check_positive_int("eval_every", eval_every)
     if log_every is not None:
         log_every = _check_positive_int("log_every", log_every)
+    if keep_best is not None:
+        if not isinstance(keep_best, str) or not keep_best:
+            raise TypeError(f"keep_best must be None or the name of a metric that evaluate returns, got {keep_best!r}")
+        if evaluate is None:
+            raise ValueError(f"keep_best={keep_best!r} needs evaluate=..., which computes the metric to keep the best of")
+    if best_mode not in ("min", "max"):
+        raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
+    if patience is not None:
+        patience = _check_positive_int("patience", patience)
+        if keep_best is None:
+            raise ValueError("patience needs keep_best=<metric name>: it counts evaluations without a new best of that metric")
     if clip_grad_norm is not None:
         clip_grad_norm = check_real("clip_grad_norm", clip_grad_norm, 0.0, low_open=True)
     if progress is None:
@@ -341,7 +371,7 @@ def _plan(model, train_data, optimizer, loss_fn, batch_loss, epochs, device, eva
         raise TypeError(f"find_unused_parameters must be None, True or False, got {find_unused_parameters!r}")
     return _Plan(loss_fn, batch_loss, epochs, device, evaluate, eval_every, clip_grad_norm, scheduler, amp, progress,
                  log_every, History() if history is None else history, after_step, accumulate, world, n_batches,
-                 find_unused_parameters)
+                 find_unused_parameters, keep_best, best_mode, patience)
 
 
 def _fit_loop(model: nn.Module, train_data: Iterable[Any], optimizer: torch.optim.Optimizer, plan: _Plan) -> History:
@@ -356,6 +386,8 @@ def _fit_loop(model: nn.Module, train_data: Iterable[Any], optimizer: torch.opti
     history = plan.history
     first_epoch = history.epoch[-1] + 1 if history.epoch else 1
     bar = tqdm(range(first_epoch, first_epoch + plan.epochs), desc="training", unit="epoch", disable=not plan.progress)
+    best = _Best(plan.keep_best, plan.best_mode, plan.patience)
+    best.check_metric(model, plan.evaluate, plan.device)
     for epoch in bar:
         start = time.perf_counter()
         mean_loss, norms = _train_epoch(model, train_model, train_data, optimizer, plan, epoch, precision)
@@ -369,11 +401,74 @@ def _fit_loop(model: nn.Module, train_data: Iterable[Any], optimizer: torch.opti
         done = epoch - first_epoch + 1
         if plan.evaluate is not None and (done % plan.eval_every == 0 or done == plan.epochs):
             _evaluate_into(history, model, plan.evaluate, epoch)
+            best.update(history, model, epoch)
         history.seconds.append(time.perf_counter() - start)
-        _report(bar, history, epoch, plan.log_every is not None and (done % plan.log_every == 0 or done == plan.epochs))
+        stop = best.exhausted()
+        _report(bar, history, epoch, plan.log_every is not None and (stop or done % plan.log_every == 0 or done == plan.epochs))
+        if stop:
+            break
     bar.close()
+    best.restore(history, model)
     model.eval()
     return history
+
+
+class _Best:
+    """The bookkeeping of ``fit(keep_best=..., patience=...)``: a copy of the weights at the best
+    evaluation so far, and the number of evaluations since."""
+
+    def __init__(self, metric: str | None, mode: str, patience: int | None) -> None:
+        self.metric, self.sign, self.patience = metric, (1.0 if mode == "min" else -1.0), patience
+        self.score, self.state, self.epoch, self.stale = math.inf, None, None, 0
+
+    def check_metric(self, model: nn.Module, evaluate: Callable | None, device: torch.device) -> None:
+        """Before the first step: one evaluation, to refuse a ``keep_best`` that ``evaluate`` does not
+        return while the weights are still untouched. It draws from no random generator the run uses
+        (their states are put back), so the run is the same as without ``keep_best``."""
+        if self.metric is None:
+            return
+        import random
+
+        import numpy as np
+
+        states = (random.getstate(), np.random.get_state())
+        devices = [torch.cuda.current_device()] if device.type == "cuda" else []
+        was_training = model.training
+        try:
+            with torch.random.fork_rng(devices=devices):
+                model.eval()
+                with torch.no_grad():
+                    results = evaluate(model)
+        finally:
+            model.train(was_training)
+            random.setstate(states[0])
+            np.random.set_state(states[1])
+        if not isinstance(results, Mapping):
+            raise TypeError(f"evaluate must return a dict of metric name → number, got {type(results).__name__}")
+        if self.metric not in results:
+            raise ValueError(f"keep_best={self.metric!r} is not a metric that evaluate returns (it returns {sorted(results)})")
+
+    def update(self, history: History, model: nn.Module, epoch: int) -> None:
+        if self.metric is None:
+            return
+        values = history.metrics.get(self.metric)
+        if values is None or len(values) != len(history.eval_epoch):
+            raise ValueError(f"keep_best={self.metric!r} is not a metric that evaluate returned "
+                             f"(it returned {sorted(k for k, v in history.metrics.items() if len(v) == len(history.eval_epoch))})")
+        score = self.sign * values[-1]
+        if math.isfinite(score) and score < self.score:
+            self.score, self.epoch, self.stale = score, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.stale += 1
+
+    def exhausted(self) -> bool:
+        return self.patience is not None and self.stale >= self.patience
+
+    def restore(self, history: History, model: nn.Module) -> None:
+        if self.state is not None:
+            model.load_state_dict(self.state)
+            history.best_epoch = self.epoch
 
 
 def _train_epoch(model: nn.Module, train_model: Any, train_data: Iterable[Any], optimizer: torch.optim.Optimizer,

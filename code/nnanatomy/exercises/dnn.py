@@ -7,11 +7,12 @@ import math
 import numpy as np
 import torch
 
+from .. import scratch
 from ..models import MLP, MLPConfig
 from ._common import build, check_class, check_int, require_methods
 from ._report import CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_adamw", "check_leaky_relu", "check_param_count", "check_sigmoid_depth"]
+__all__ = ["check_adamw", "check_leaky_relu", "check_param_count", "check_sigmoid_depth", "check_xavier_relu_depth"]
 
 PARAM_COUNT_SIZES = (3, 128, 64, 10)
 
@@ -102,3 +103,41 @@ def check_adamw(optimizer_class: type | None, steps: int = 50, seed: int = 0) ->
     if float(np.abs(ours["theta"] - adam_ref.detach().numpy()).max()) < 1e-10:
         return verdict(False, "this is Adam with L2 decay (decay added to the gradient); AdamW decays θ directly.")
     return verdict(False, f"after {steps} steps θ differs from torch.optim.AdamW by up to {error:.3g}.")
+
+
+XAVIER_DEPTH = dict(width=256, depth=30, batch=512)
+
+
+def _xavier_relu_rms(seed: int = 0) -> np.ndarray:
+    """Exercise 5's measurement: the RMS of every hidden activation of a 30-layer, 256-unit ReLU
+    stack with Xavier weights, for 512 standard normal inputs (``seed`` seeds the weights)."""
+    width, depth, batch = XAVIER_DEPTH["width"], XAVIER_DEPTH["depth"], XAVIER_DEPTH["batch"]
+    net = scratch.MLP([width] * (depth + 1) + [1], activation="relu", seed=int(seed), init="xavier")
+    a, rms = np.random.default_rng(0).normal(size=(batch, width)), []
+    for layer in net.net[:-1]:
+        a = layer.forward(a)
+        if isinstance(layer, scratch.ReLU):
+            rms.append(float(np.sqrt(np.mean(a**2))))
+    return np.array(rms)
+
+
+@checker
+def check_xavier_relu_depth(answer: int | None) -> CheckResult:
+    """Exercise 5: the first hidden layer of a 30-layer, 256-unit ReLU stack with Xavier weights
+    whose activations' RMS is below 1 % of the first hidden layer's (measured, seeds 0–2)."""
+    if answer is None:
+        return not_answered("replace None with the number of the layer (an int; the first hidden layer is 1).")
+    answer = check_int(answer)
+    measured = set()
+    for seed in range(3):
+        rms = _xavier_relu_rms(seed)
+        measured.add(int(np.argmax(rms < 0.01 * rms[0])) + 1)
+    predicted = 1 + math.ceil(math.log(0.01) / math.log(math.sqrt(0.5)))
+    if answer in measured:
+        return verdict(True, f"layer {answer}: measured, and the variance argument predicts layer {predicted} "
+                             f"(√(1/2) per layer: 0.707^{predicted - 1} = {math.sqrt(0.5) ** (predicted - 1):.4f} < 0.01).")
+    if 1 <= answer <= XAVIER_DEPTH["depth"]:
+        ratio = math.sqrt(0.5) ** (answer - 1)
+        side = "has not fallen below 1 % yet" if ratio >= 0.01 else "had already fallen below 1 % at an earlier layer"
+        return verdict(False, f"at layer {answer} the RMS, about 0.707^{answer - 1} = {ratio:.3f} of layer 1's, {side}.")
+    return verdict(False, f"{answer} is not a hidden layer of the 30-layer stack (1 to 30).")

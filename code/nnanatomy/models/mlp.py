@@ -28,6 +28,7 @@ class MLPConfig:
     out_features: int = 1
     activation: str = "tanh"
     bias: bool = True
+    dropout: float = 0.0  # probability of zeroing a hidden unit in training (0: no Dropout modules)
 
     def __post_init__(self) -> None:
         self.hidden = tuple(self.hidden)
@@ -41,6 +42,10 @@ class MLPConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"MLPConfig.activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
         check_bool("MLPConfig.bias", self.bias)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)):
+            raise TypeError(f"MLPConfig.dropout must be a float in [0, 1), got {type(self.dropout).__name__}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"MLPConfig.dropout must be in [0, 1), got {self.dropout}")
 
     @property
     def sizes(self) -> list[int]:
@@ -53,7 +58,10 @@ class MLP(nn.Module):
 
     ``net`` is an ``nn.Sequential``: linear layers at even positions, activations at odd ones,
     so the ``state_dict`` keys are ``net.0.weight``, ``net.0.bias``, ``net.2.weight``, ...
-    — the same as :class:`nnanatomy.scratch.MLP`'s.
+    — the same as :class:`nnanatomy.scratch.MLP`'s. With ``config.dropout > 0`` an
+    ``nn.Dropout`` follows every hidden activation (and the linear layers sit at positions
+    0, 3, 6, ...): in training it zeroes each unit with that probability and scales the others
+    by 1/(1 − p); in eval mode it passes everything through.
     """
 
     def __init__(self, config: MLPConfig | None = None) -> None:
@@ -69,6 +77,8 @@ class MLP(nn.Module):
             layers.append(nn.Linear(d_in, d_out, bias=config.bias))
             if i < len(sizes) - 2:
                 layers.append(ACTIVATIONS[config.activation]())
+                if config.dropout:
+                    layers.append(nn.Dropout(config.dropout))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

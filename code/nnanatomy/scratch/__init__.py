@@ -34,7 +34,7 @@ from . import graph
 from .gradcheck import numerical_gradient, relative_error
 from .layers import ACTIVATIONS, Dropout, Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, relu, sigmoid, tanh
 from .losses import CrossEntropyLoss, MSELoss, log_softmax
-from .mlp import MLP
+from .mlp import INITS, MLP, init_std
 from .norm import BatchNorm2D
 from .optim import SGD, Adam
 from .pooling import AdaptiveAvgPool2D, MaxPool2D
@@ -55,6 +55,8 @@ __all__ = [
     "Layer",
     "Linear",
     "MLP",
+    "INITS",
+    "init_std",
     "CrossEntropyLoss",
     "MSELoss",
     "log_softmax",

@@ -9,7 +9,38 @@ import numpy as np
 from ._checks import as_float_array, check_positive_int
 from .layers import ACTIVATIONS, Layer, Linear
 
-__all__ = ["MLP"]
+__all__ = ["INITS", "MLP", "init_std"]
+
+#: The named initialisations of :class:`MLP` (a float σ is accepted too: weights from N(0, σ²)).
+INITS = ("torch", "lecun", "xavier", "he")
+
+
+def init_std(init: str | float, fan_in: int, fan_out: int) -> float:
+    """The standard deviation of the initial weights of a ``fan_in → fan_out`` dense layer.
+
+    * ``"torch"``: PyTorch's default, U(−1/√fan_in, 1/√fan_in), whose std is 1/√(3·fan_in);
+    * ``"lecun"``: 1/√fan_in, keeps Var(z) = Var(x) through a *linear* layer (LeCun et al., 1998);
+    * ``"xavier"``: √(2/(fan_in + fan_out)), the compromise between the forward condition
+      (1/fan_in) and the backward one (1/fan_out) (Glorot & Bengio, 2010);
+    * ``"he"``: √(2/fan_in), which makes up for the half of the signal a ReLU sets to zero
+      (He et al., 2015);
+    * a number σ > 0: that std, whatever the width ("naive" initialisation).
+    """
+    fan_in, fan_out = check_positive_int("fan_in", fan_in), check_positive_int("fan_out", fan_out)
+    if isinstance(init, str):
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS} or a positive float, got {init!r}")
+        return {
+            "torch": 1.0 / np.sqrt(3.0 * fan_in),
+            "lecun": 1.0 / np.sqrt(fan_in),
+            "xavier": np.sqrt(2.0 / (fan_in + fan_out)),
+            "he": np.sqrt(2.0 / fan_in),
+        }[init]
+    if isinstance(init, bool) or not isinstance(init, (int, float, np.integer, np.floating)):
+        raise TypeError(f"init must be one of {INITS} or a positive float, got {type(init).__name__}")
+    if not (np.isfinite(init) and init > 0):
+        raise ValueError(f"init as a number is the weights' std and must be finite and > 0, got {init}")
+    return float(init)
 
 
 class MLP:
@@ -22,10 +53,14 @@ class MLP:
     Args:
         sizes: layer widths, at least ``[d_in, d_out]``.
         activation: ``"relu"``, ``"tanh"`` or ``"sigmoid"``, applied after every hidden layer.
-        seed: seeds the PyTorch-style uniform initialisation.
+        seed: seeds the initialisation.
+        init: ``"torch"`` (default): every weight and bias from U(±1/√fan_in), as ``nn.Linear``.
+            ``"lecun"``, ``"xavier"``, ``"he"`` or a float σ: weights from N(0, std²) with the
+            std of :func:`init_std`, biases 0.
     """
 
-    def __init__(self, sizes: Sequence[int], activation: str = "tanh", *, seed: int = 0) -> None:
+    def __init__(self, sizes: Sequence[int], activation: str = "tanh", *, seed: int = 0,
+                 init: str | float = "torch") -> None:
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
             raise TypeError(f"sizes must be a sequence of ints, got {type(sizes).__name__}")
         if len(sizes) < 2:
@@ -33,12 +68,17 @@ class MLP:
         sizes = [check_positive_int(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        init_std(init, 1, 1)  # checks init before anything is built
         rng = np.random.default_rng(seed)
         self.sizes = sizes
         self.activation = activation
         self.net: list[Layer] = []
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            self.net.append(Linear(d_in, d_out, rng=rng))
+            layer = Linear(d_in, d_out, rng=rng)
+            if init != "torch":
+                layer.params["weight"] = rng.normal(0.0, init_std(init, d_in, d_out), (d_out, d_in))
+                layer.params["bias"] = np.zeros(d_out)
+            self.net.append(layer)
             if i < len(sizes) - 2:
                 self.net.append(ACTIVATIONS[activation]())
 
