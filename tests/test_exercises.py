@@ -212,3 +212,11 @@ def test_xavier_relu_depth_is_measured():
     assert not dnn.check_xavier_relu_depth(0)
     with pytest.raises(TypeError):
         dnn.check_xavier_relu_depth(15.0)
+
+
+def test_shift_drop_is_measured():
+    result = cnn.check_shift_drop(0.0)
+    assert not result and "not what the checker measured" in result.message
+    assert "fraction" in cnn.check_shift_drop(0.5).message
+    with pytest.raises(TypeError):
+        cnn.check_shift_drop("49")

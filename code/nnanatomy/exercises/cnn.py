@@ -12,7 +12,7 @@ from ..explore import conv_geometry, receptive_field
 from ._common import build, check_class, check_int, require_methods
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_avgpool", "check_conv_output_shape", "check_receptive_field"]
+__all__ = ["check_avgpool", "check_conv_output_shape", "check_receptive_field", "check_shift_drop"]
 
 
 @checker
@@ -68,3 +68,32 @@ def check_avgpool(layer_class: type | None, seed: int = 0) -> CheckResult:
     if g.shape != x.shape or not np.allclose(g, xt.grad.numpy(), rtol=0, atol=1e-12):
         return verdict(False, "forward is right, backward is not: each input of a window gets 1/4 of that window's gradient.")
     return verdict(True, "forward and backward equal F.avg_pool2d to 1e-12.")
+
+
+@checker
+def check_shift_drop(answer: float | None) -> CheckResult:
+    """Exercise: the test accuracy, in percentage points, that the chapter's MLP baseline (seed 0)
+    loses when every test digit moves one pixel to the right. The checker trains the same model
+    on the CPU and accepts a measurement within one point of its own."""
+    if answer is None:
+        return not_answered("replace None with the drop in percentage points (a float, e.g. 12.5).")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number of percentage points, got {answer!r}")
+    from .. import data
+    from ..experiments import digits as digit_lab
+
+    split = data.digits(seed=0)
+    with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+        torch.manual_seed(0)
+        model = digit_lab.classifier("MLP")
+        digit_lab.fit_classifier(model, split, seed=0, device="cpu")
+    before = digit_lab.accuracy(model, split.x_test, split.y_test)
+    after = digit_lab.accuracy(model, digit_lab.shift(split.x_test, 1, 0), split.y_test)
+    drop = 100 * (before - after)
+    if abs(float(answer) - drop) <= 1.0:
+        return verdict(True, f"{float(answer):.1f} points: the MLP falls from {before:.1%} to {after:.1%} — a dense layer has "
+                             "one weight per pixel position, so strokes one pixel over meet weights that never saw them.")
+    if 0 < float(answer) <= 1:
+        return verdict(False, f"{answer} looks like a fraction; give percentage points (the checker measured {drop:.1f}).")
+    return verdict(False, f"{float(answer):.1f} points is not what the checker measured; train the seed-0 MLP with "
+                          "digit_lab.fit_classifier and compare digit_lab.accuracy before and after digit_lab.shift.")

@@ -1,7 +1,7 @@
 """PyTorch models of the course, one file per family; configs are dataclasses."""
 
 from . import bestrq, conformer, diffusion, lab, pretrained, uvr5
-from .cnn import CNNClassifier, CNNConfig
+from .cnn import CNNClassifier, CNNConfig, DeepCNN, DeepCNNConfig
 from .deep import DeepMLP, DeepMLPConfig
 from .dit import DiT, DiTConfig
 from .gpt import GPT, GPTConfig
@@ -21,6 +21,8 @@ __all__ = [
     "CELLS",
     "CNNClassifier",
     "CNNConfig",
+    "DeepCNN",
+    "DeepCNNConfig",
     "CharRNN",
     "CharRNNConfig",
     "DeepMLP",

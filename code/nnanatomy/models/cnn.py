@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-__all__ = ["CNNClassifier", "CNNConfig"]
+__all__ = ["CNNClassifier", "CNNConfig", "DeepCNN", "DeepCNNConfig"]
 
 
 @dataclass
@@ -84,3 +84,52 @@ class CNNClassifier(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+@dataclass
+class DeepCNNConfig:
+    """A stack of ``blocks`` basic blocks at one width: depth as a switch, with or without skips."""
+
+    in_channels: int = 1
+    channels: int = 16
+    blocks: int = 8  # each two 3×3 convolutions: 2·blocks + 1 convolutions in all
+    residual: bool = True
+    num_classes: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "channels", "blocks", "num_classes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"DeepCNNConfig.{name} must be a positive int, got {value!r}")
+        if not isinstance(self.residual, bool):
+            raise TypeError(f"DeepCNNConfig.residual must be True or False, got {self.residual!r}")
+
+
+class DeepCNN(nn.Module):
+    """Images ``(B, C, H, W)`` → logits ``(B, num_classes)``: a 3×3 stem (Conv → BN → ReLU) to
+    ``channels``, ``blocks`` :class:`~nnanatomy.models.resnet.BasicBlock`\\ s at full resolution
+    (residual, or plain: the same layers without the addition), global average pooling and one
+    linear layer. He-initialised like ResNet, so that plain and residual differ only in the skip."""
+
+    def __init__(self, config: DeepCNNConfig | None = None) -> None:
+        super().__init__()
+        from .resnet import BasicBlock
+
+        config = DeepCNNConfig() if config is None else config
+        if not isinstance(config, DeepCNNConfig):
+            raise TypeError(f"config must be a DeepCNNConfig, got {type(config).__name__}")
+        self.config = config
+        c = config.channels
+        self.stem = nn.Sequential(nn.Conv2d(config.in_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())
+        self.blocks = nn.Sequential(*[BasicBlock(c, c, residual=config.residual) for _ in range(config.blocks)])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c, config.num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != self.config.in_channels:
+            raise ValueError(f"DeepCNN expects (B, {self.config.in_channels}, H, W), got {tuple(getattr(x, 'shape', ()))}")
+        x = self.blocks(self.stem(x))  # (B, channels, H, W)
+        return self.fc(torch.flatten(self.pool(x), 1))  # (B, classes)

@@ -24,23 +24,34 @@ __all__ = ["BasicBlock", "ResNet", "resnet18", "resnet34"]
 
 class BasicBlock(nn.Module):
     """``relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))``; the shortcut is the identity, or a
-    1×1 convolution with BatchNorm where the block changes the resolution or the width."""
+    1×1 convolution with BatchNorm where the block changes the resolution or the width.
 
-    def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
+    ``residual=False`` drops the shortcut — ``relu(bn2(conv2(relu(bn1(conv1(x))))))`` — which is
+    the *plain* network He et al. compare with: the same layers, without the addition.
+    """
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1, residual: bool = True) -> None:
         super().__init__()
+        in_channels, channels = check_int("in_channels", in_channels, 1), check_int("channels", channels, 1)
+        stride = check_int("stride", stride, 1)
+        if not isinstance(residual, bool):
+            raise TypeError(f"residual must be True or False, got {residual!r}")
+        self.residual = residual
         self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
         self.downsample = None
-        if stride != 1 or in_channels != channels:
+        if residual and (stride != 1 or in_channels != channels):
             self.downsample = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride, bias=False), nn.BatchNorm2d(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        if not self.residual:
+            return self.relu(out)
+        shortcut = x if self.downsample is None else self.downsample(x)
         return self.relu(out + shortcut)
 
 
