@@ -44,9 +44,24 @@ CHECKERS = {"01_dnn.ipynb": dnn, "02_cnn.ipynb": cnn, "03_rnn.ipynb": rnn, "04_l
 SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_solution_blocks(nb).items())]
 
 
+def _chapter_objects(label: str) -> dict:
+    """What a solution uses from its chapter's notebook: for the sampling exercise of chapter 03,
+    a CharRNN and its vocabulary (untrained: the checker measures the model it is given)."""
+    if label != "ex-rnn-temperature":
+        return {}
+    import torch
+
+    from nnanatomy import data, models
+
+    grammar = data.Grammar(data.SIMPLE_ENGLISH)
+    vocab = data.CharVocab.from_text(grammar.corpus(500, seed=0))
+    torch.manual_seed(0)
+    return {"char_rnn": models.CharRNN(models.CharRNNConfig(vocab_size=len(vocab), hidden_size=16)), "vocab": vocab}
+
+
 @pytest.mark.parametrize("notebook,label,code", SOLUTIONS, ids=[f"{nb}:{label}" for nb, label, _ in SOLUTIONS])
 def test_the_shown_solutions_pass_their_checkers(notebook, label, code):
-    result = _run(code, {"ex": CHECKERS[notebook], "np": np, "scratch": scratch, "math": math})
+    result = _run(code, {"ex": CHECKERS[notebook], "np": np, "scratch": scratch, "math": math, **_chapter_objects(label)})
     assert result, f"{notebook} {label}: {result}"
 
 
@@ -220,3 +235,12 @@ def test_shift_drop_is_measured():
     assert "fraction" in cnn.check_shift_drop(0.5).message
     with pytest.raises(TypeError):
         cnn.check_shift_drop("49")
+
+
+def test_temperature_share_is_measured_on_the_given_model():
+    objects = _chapter_objects("ex-rnn-temperature")
+    model, vocab = objects["char_rnn"], objects["vocab"]
+    assert not rnn.check_temperature_share(0.9, model, vocab)  # an untrained model writes almost no sentence
+    assert "percentage" in rnn.check_temperature_share(45, model, vocab).message
+    with pytest.raises(TypeError):
+        rnn.check_temperature_share(0.5, "char_rnn", vocab)

@@ -29,7 +29,7 @@ from . import distributed
 from ._checks import MissingFileError, check_device, check_int, check_real
 from .runtime import move_to
 
-__all__ = ["EMA", "History", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
+__all__ = ["EMA", "History", "TruncatedBPTT", "evaluate_loss", "fit", "load_checkpoint", "save_checkpoint"]
 
 
 @dataclass
@@ -654,6 +654,55 @@ def _report(bar: Any, history: History, epoch: int, log: bool) -> None:
         parts = [f"epoch {epoch:>4d}", f"train_loss {history.train_loss[-1]:.4g}"]
         parts += [f"{k} {v[-1]:.4g}" for k, v in sorted(history.metrics.items())]
         print("  ".join(parts))
+
+
+class TruncatedBPTT:
+    """A ``batch_loss`` for :func:`fit` that trains a recurrent model by *truncated*
+    backpropagation through time on batches from :func:`nnanatomy.data.stream_windows`.
+
+    Each call runs ``model(inputs, state)`` from the state the previous batch ended in, then keeps
+    the new state *detached*: the forward pass carries information across window boundaries,
+    while the gradient stops at them (at most ``seq_len`` steps back). After
+    ``windows_per_epoch`` calls (one pass over the stream) the state is dropped, because the next
+    batch starts the streams again. The loss is the cross-entropy of ``model``'s logits
+    ``(B, T, V)`` against the targets ``(B, T)``.
+    """
+
+    def __init__(self, windows_per_epoch: int) -> None:
+        self.windows_per_epoch = _check_positive_int("windows_per_epoch", windows_per_epoch)
+        self.state: Any = None
+        self.calls = 0
+
+    def reset(self) -> None:
+        """Forget the carried state (start the streams again)."""
+        self.state, self.calls = None, 0
+
+    def __call__(self, model: nn.Module, batch: Any) -> torch.Tensor:
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise TypeError("a batch is (inputs (B, T), targets (B, T)), as data.stream_windows arranges them")
+        inputs, targets = batch
+        if self.calls == self.windows_per_epoch:
+            self.reset()
+        if self.state is not None and _state_batch(self.state) != inputs.shape[0]:
+            raise ValueError(f"the carried state holds {_state_batch(self.state)} streams, this batch {inputs.shape[0]}: "
+                             "every batch must hold the same streams (data.stream_windows)")
+        logits, state = model(inputs, self.state)
+        self.state = _detached(state)
+        self.calls += 1
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def _detached(state: Any) -> Any:
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(_detached(s) for s in state)
+    return state
+
+
+def _state_batch(state: Any) -> int:
+    """Streams in a recurrent state: dim 1 of ``h`` (num_layers, B, H), or of an LSTM's ``(h, c)``."""
+    return int((state[0] if isinstance(state, (tuple, list)) else state).shape[1])
 
 
 def evaluate_loss(

@@ -13,7 +13,7 @@ from .phones import PHONE_KINDS, PHONE_UNITS, PhoneUtterance, phone_corpus
 from .scaling import Standardizer
 from .sequences import adding_problem, reverb_regression
 from .shapes import SHAPE_CLASSES, shapes_segmentation
-from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_windows
+from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_windows, stream_windows
 from .translation import Pair, TranslationData, WordVocab, toy_translation
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "mfcc",
     "music_stems",
     "next_token_windows",
+    "stream_windows",
     "null_captions",
     "phone_corpus",
     "power_spectrogram",

@@ -93,18 +93,51 @@ class Grammar:
             dist[s[len(prefix)]] = dist.get(s[len(prefix)], 0.0) + p / total
         return dict(sorted(dist.items(), key=lambda kv: -kv[1]))
 
-    def sample(self, n: int, seed: int = 0) -> list[str]:
-        """``n`` independent sentences, each ending in ``".\\n"``."""
+    def sample(self, n: int, seed: int = 0, sentences: Sequence[str] | None = None) -> list[str]:
+        """``n`` independent sentences, each ending in ``".\\n"``.
+
+        ``sentences`` restricts the draw to those sentences of the grammar (as :attr:`sentences`
+        spells them, without ``".\\n"``), with their probabilities renormalised: a held-out split
+        of whole sentences."""
         check_count("n", n)
         rng = np.random.default_rng(check_seed(seed))
-        strings = [s for s, _ in self._sentences]
-        probs = np.array([p for _, p in self._sentences])
+        pool = self._sentences if sentences is None else self._subset(sentences)
+        strings = [s for s, _ in pool]
+        probs = np.array([p for _, p in pool])
         picks = rng.choice(len(strings), size=n, p=probs / probs.sum())
         return [strings[i] + ".\n" for i in picks]
 
-    def corpus(self, n_sentences: int, seed: int = 0) -> str:
-        """A text of ``n_sentences`` sentences."""
-        return "".join(self.sample(n_sentences, seed))
+    def _subset(self, sentences: Sequence[str]) -> list[tuple[str, float]]:
+        if isinstance(sentences, str) or not isinstance(sentences, Sequence) or not sentences:
+            raise TypeError("sentences must be a non-empty list of sentences of the grammar (strings, without '.\\n')")
+        known = dict(self._sentences)
+        unknown = [s for s in sentences if s not in known]
+        if unknown:
+            raise ValueError(f"not sentences of this grammar: {unknown[:3]}{' …' if len(unknown) > 3 else ''}")
+        if len(set(sentences)) != len(sentences):
+            raise ValueError("sentences holds duplicates")
+        return [(s, known[s]) for s in sentences]
+
+    def corpus(self, n_sentences: int, seed: int = 0, sentences: Sequence[str] | None = None) -> str:
+        """A text of ``n_sentences`` sentences (drawn from ``sentences`` only, when given)."""
+        return "".join(self.sample(n_sentences, seed, sentences))
+
+    def split_sentences(self, heldout_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
+        """The grammar's sentences split at random into ``(seen, held out)``: a test of whether a
+        model learned the grammar's parts or its list of sentences. Every word of a held-out
+        sentence also occurs in some seen one (checked), so only the combination is new."""
+        if isinstance(heldout_fraction, bool) or not isinstance(heldout_fraction, (int, float)) or not 0 < heldout_fraction < 1:
+            raise ValueError(f"heldout_fraction must be in (0, 1), got {heldout_fraction!r}")
+        rng = np.random.default_rng(check_seed(seed))
+        strings = [s for s, _ in self._sentences]
+        order = rng.permutation(len(strings))
+        n_held = max(1, round(heldout_fraction * len(strings)))
+        held, seen = [strings[i] for i in sorted(order[:n_held])], [strings[i] for i in sorted(order[n_held:])]
+        seen_words = {w for s in seen for w in s.split()}
+        new = sorted({w for s in held for w in s.split()} - seen_words)
+        if new:
+            raise ValueError(f"this split holds out words no seen sentence has ({new[:3]}); use another seed or fraction")
+        return seen, held
 
     def sentence_entropy(self) -> float:
         """H(sentence) in nats: −Σ p log p over all sentences."""
@@ -244,3 +277,27 @@ def next_token_windows(ids: np.ndarray, seq_len: int, stride: int | None = None)
     x = np.stack([ids[s : s + seq_len] for s in starts]).astype(np.int64)
     y = np.stack([ids[s + 1 : s + seq_len + 1] for s in starts]).astype(np.int64)
     return x, y
+
+
+def stream_windows(ids: np.ndarray, n_streams: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Arrange a token stream for truncated backpropagation through time.
+
+    The stream is cut into ``n_streams`` contiguous pieces of equal length (the tail that does not
+    fit is dropped), and each piece into windows of ``seq_len``. Batch k holds window k of every
+    piece, so row b of batch k + 1 continues row b of batch k exactly where it stopped: a model
+    can carry its hidden state from one batch to the next. Returns input and target arrays of
+    shape ``(windows, n_streams, seq_len)``, the target shifted by one token.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError("ids must be a 1-D integer array")
+    n_streams, seq_len = check_count("n_streams", n_streams), check_count("seq_len", seq_len)
+    per_stream = (len(ids) - 1) // n_streams
+    windows = per_stream // seq_len
+    if windows < 1:
+        raise ValueError(f"{len(ids)} tokens make no window of {seq_len} in each of {n_streams} streams")
+    usable = windows * seq_len
+    x = np.stack([ids[b * per_stream : b * per_stream + usable] for b in range(n_streams)])  # (streams, usable)
+    y = np.stack([ids[b * per_stream + 1 : b * per_stream + usable + 1] for b in range(n_streams)])
+    shape = (n_streams, windows, seq_len)
+    return (x.reshape(shape).transpose(1, 0, 2).astype(np.int64), y.reshape(shape).transpose(1, 0, 2).astype(np.int64))

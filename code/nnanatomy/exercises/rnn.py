@@ -10,7 +10,7 @@ import torch
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_gradient_ratio", "check_rnn_parameters", "check_rnn_step_backward"]
+__all__ = ["check_gradient_ratio", "check_rnn_parameters", "check_rnn_step_backward", "check_temperature_share"]
 
 
 @checker
@@ -79,3 +79,31 @@ def check_rnn_step_backward(fn: Any, seed: int = 0) -> CheckResult:
             hint = " Did you multiply by tanh′ = 1 − h² first?" if name in ("dx", "dh_prev") else ""
             return verdict(False, f"{name} differs from autograd.{hint}")
     return verdict(True, "all five gradients equal autograd to 1e-10.")
+
+
+@checker
+def check_temperature_share(answer: Any, model: Any, vocab: Any, temperature: float = 1.25) -> CheckResult:
+    """Exercise: the share of 300 sentences sampled from ``model`` at ``temperature`` (generator
+    seed 0, from ``"\\n"`` to the next ``"\\n"``, at most 60 characters) that are sentences of the
+    book's grammar. The checker samples the same way from the model it is given."""
+    from ..data import SIMPLE_ENGLISH, CharVocab, Grammar
+    from ..models.rnn import CharRNN
+
+    if not isinstance(model, CharRNN):
+        raise AnswerTypeError(f"model must be the chapter's CharRNN (char_rnn), got {type(model).__name__}")
+    if not isinstance(vocab, CharVocab) or "\n" not in vocab.chars:
+        raise AnswerTypeError("vocab must be the chapter's CharVocab (vocab)")
+    if answer is None:
+        return not_answered("replace None with the share of grammatical samples (a fraction between 0 and 1).")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a number between 0 and 1, got {answer!r}")
+    valid = {s + ".\n" for s, _ in Grammar(SIMPLE_ENGLISH).sentences}
+    outs = model.sample(torch.tensor(vocab.encode("\n")), 60, num_samples=300, temperature=temperature,
+                        stop_id=vocab.chars.index("\n"), generator=torch.Generator().manual_seed(0))
+    share = sum(vocab.decode(o) in valid for o in outs) / len(outs)
+    if 1 < float(answer) <= 100:
+        return verdict(False, f"{answer} looks like a percentage; give a fraction (the checker measured {share:.3f}).")
+    if abs(float(answer) - share) <= 0.02:
+        return verdict(True, f"{share:.1%} of the samples are sentences of the grammar at τ = {temperature:g}.")
+    return verdict(False, f"the checker measured {share:.3f} on this model; sample with the settings of the exercise "
+                          "(300 samples, generator seed 0, from '\\n' to '\\n', at most 60 characters).")

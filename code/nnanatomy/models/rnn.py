@@ -90,6 +90,37 @@ class CharRNN(nn.Module):
                 logits, state = self(torch.tensor([[next_id]], device=device), state)
         return new_ids, torch.stack(probs)
 
+    @torch.no_grad()
+    def sample(self, prompt: torch.Tensor, max_new_tokens: int, *, num_samples: int = 1, temperature: float = 1.0,
+               stop_id: int | None = None, generator: torch.Generator | None = None) -> list[list[int]]:
+        """``num_samples`` continuations of ``prompt``, drawn in parallel: at every step the next
+        character is *sampled* from ``softmax(logits / temperature)`` (below 1: sharper, towards
+        greedy; above 1: flatter, towards uniform). A continuation ends after ``stop_id``.
+        Returns the new ids of each sample (without the prompt)."""
+        if not isinstance(prompt, torch.Tensor) or prompt.ndim != 1 or prompt.numel() == 0:
+            raise ValueError("prompt must be a non-empty 1-D tensor of ids")
+        _check_positive("sample", max_new_tokens=max_new_tokens, num_samples=num_samples)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (0 < temperature < float("inf")):
+            raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
+        with eval_mode(self):
+            device = next(self.parameters()).device
+            logits, state = self(prompt.to(device)[None].expand(num_samples, -1))
+            out: list[list[int]] = [[] for _ in range(num_samples)]
+            done = torch.zeros(num_samples, dtype=torch.bool)
+            for _ in range(max_new_tokens):
+                p = torch.softmax(logits[:, -1].float().cpu() / temperature, dim=-1)  # (N, V)
+                nxt = torch.multinomial(p, 1, generator=generator)[:, 0]  # (N,)
+                for i in torch.nonzero(~done)[:, 0].tolist():
+                    out[i].append(int(nxt[i]))
+                if stop_id is not None:
+                    done |= nxt == stop_id
+                    if bool(done.all()):
+                        break
+                logits, state = self(nxt.to(device)[:, None], state)
+        return out
+
 
 @dataclass
 class SequenceRegressorConfig:
