@@ -230,11 +230,26 @@ def test_xavier_relu_depth_is_measured():
 
 
 def test_shift_drop_is_measured():
-    result = cnn.check_shift_drop(0.0)
+    import torch
+
+    from nnanatomy import data
+    from nnanatomy.experiments import digits as digit_lab
+
+    split = data.digits(seed=0)
+    torch.manual_seed(0)
+    model = digit_lab.classifier("MLP")
+    digit_lab.fit_classifier(model, split, seed=0, epochs=3, device="cpu")
+    drop = 100 * (digit_lab.accuracy(model, split.x_test, split.y_test)
+                  - digit_lab.accuracy(model, digit_lab.shift(split.x_test, 1, 0), split.y_test))
+    assert drop > 10 and cnn.check_shift_drop(drop, model)
+    result = cnn.check_shift_drop(drop + 5, model)
     assert not result and "not what the checker measured" in result.message
-    assert "fraction" in cnn.check_shift_drop(0.5).message
+    assert "fraction" in cnn.check_shift_drop(drop / 100, model).message
+    assert not cnn.check_shift_drop(None, None)  # not answered yet: no error
     with pytest.raises(TypeError):
-        cnn.check_shift_drop("49")
+        cnn.check_shift_drop("49", model)
+    with pytest.raises(TypeError):
+        cnn.check_shift_drop(49.0, "model")
 
 
 def test_temperature_share_is_measured_on_the_given_model():

@@ -3,6 +3,8 @@ sequence regressor, each with a choice of cell (``"rnn"``, ``"lstm"``, ``"gru"``
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -127,10 +129,18 @@ class SequenceRegressorConfig:
     input_size: int = 2
     hidden_size: int = 64
     cell: str = "lstm"
+    # LSTM only: set the forget gate's bias b_f (bias_ih + bias_hh of its rows) to this value;
+    # None keeps PyTorch's random default, whose mean is 0
+    forget_bias: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("SequenceRegressorConfig", input_size=self.input_size, hidden_size=self.hidden_size)
         _check_cell("SequenceRegressorConfig", self.cell)
+        if self.forget_bias is not None:
+            if self.cell != "lstm":
+                raise ValueError(f"SequenceRegressorConfig.forget_bias is an LSTM setting; cell is {self.cell!r}")
+            if isinstance(self.forget_bias, bool) or not isinstance(self.forget_bias, (int, float)) or not math.isfinite(self.forget_bias):
+                raise ValueError(f"SequenceRegressorConfig.forget_bias must be a finite number or None, got {self.forget_bias!r}")
 
 
 class SequenceRegressor(nn.Module):
@@ -145,6 +155,11 @@ class SequenceRegressor(nn.Module):
         self.config = config
         self.rnn = CELLS[config.cell](config.input_size, config.hidden_size, batch_first=True)
         self.head = nn.Linear(config.hidden_size, 1)
+        if config.forget_bias is not None:
+            h = config.hidden_size
+            with torch.no_grad():  # PyTorch's gate order is i, f, g, o: rows h..2h are the forget gate's
+                self.rnn.bias_ih_l0[h:2 * h] = float(config.forget_bias)
+                self.rnn.bias_hh_l0[h:2 * h] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[2] != self.config.input_size:
