@@ -515,7 +515,7 @@ CALLS.update({
     "models.rnn.CharRNN.sample": lambda: C(_char_rnn().sample, (T([1, 2]), 4), {"num_samples": 3, "temperature": 0.8, "stop_id": 0,
                                                                              "generator": _g()}),
     "models.rnn.CharRNN.greedy_decode": lambda: C(_char_rnn().greedy_decode, (T([1, 2]), 3), {"stop_id": 0}),
-    "models.rnn.SequenceRegressorConfig": lambda: C(models.SequenceRegressorConfig, (), {"input_size": 2, "hidden_size": 4, "cell": "lstm"}),
+    "models.rnn.SequenceRegressorConfig": lambda: C(models.SequenceRegressorConfig, (), {"input_size": 2, "hidden_size": 4, "cell": "lstm", "forget_bias": 1.0}),
     "models.rnn.SequenceRegressor": lambda: C(models.SequenceRegressor, (models.SequenceRegressorConfig(hidden_size=4),)),
     "models.rnn.SequenceRegressor.forward": lambda: C(models.SequenceRegressor(models.SequenceRegressorConfig(hidden_size=4)).forward,
                                                       (_randn(2, 5, 2),), nan_ok=("x",)),
@@ -977,12 +977,14 @@ CALLS.update({
     "experiments.digits.accuracy": lambda: C(experiments.digits.accuracy, (experiments.digits.classifier("MLP"), _randn(4, 1, 8, 8),
                                                                              T([0, 1, 2, 3])), nan_ok=("images",)),
     "experiments.digits.load_depth_results": lambda: C(experiments.digits.load_depth_results),
+    "experiments.adding.load_results": lambda: C(experiments.adding.load_results),
 })
 
 #: callables the probe does not call, and why
 NOT_PROBED.update({
     "distributed.session": "a context manager that starts a process group when launched by torchrun; tests/test_distributed.py runs it in two processes",
     "distributed_demo.main": "the torchrun entry point (parses argv, trains); tests/test_distributed.py runs it",
+    "experiments.adding.run": "one training run of chapter 04's stored sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.fit_classifier": "30 epochs of training on the digits (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.run_depth": "one training run of chapter 02's stored depth sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.reverbnet.run": "one training run of the stored A3 experiment (minutes); its arguments are checked by tests/test_reverbnet.py",

@@ -110,3 +110,31 @@ def test_stored_depth_sweep_is_complete():
     assert all(len(r["train_loss"]) == r["epochs"] == 15 for r in runs)
     with pytest.raises(TypeError, match="path"):
         digit_lab.load_depth_results(3)
+
+
+def test_forget_bias_sets_the_lstm_forget_rows():
+    torch.manual_seed(0)
+    model = models.SequenceRegressor(models.SequenceRegressorConfig(hidden_size=8, cell="lstm", forget_bias=3.0))
+    b_ih, b_hh = model.rnn.bias_ih_l0.detach(), model.rnn.bias_hh_l0.detach()
+    assert torch.equal(b_ih[8:16], torch.full((8,), 3.0)) and not b_hh[8:16].any()
+    x = torch.zeros(1, 1, 2)  # with no input and no state, the forget gate is σ(b_f)
+    gates = b_ih + b_hh + model.rnn.weight_ih_l0 @ x[0, 0]
+    assert torch.allclose(torch.sigmoid(gates[8:16]), torch.full((8,), float(torch.sigmoid(torch.tensor(3.0)))))
+    with pytest.raises(ValueError, match="LSTM setting"):
+        models.SequenceRegressorConfig(cell="gru", forget_bias=1.0)
+    with pytest.raises(ValueError, match="finite"):
+        models.SequenceRegressorConfig(forget_bias=float("inf"))
+
+
+def test_adding_sweep_is_stored_and_run_checks_arguments():
+    from nnanatomy.experiments import adding
+
+    runs = adding.load_results()["runs"]
+    keys = {(r["cell"], r["forget_bias"], r["seed"]) for r in runs}
+    expected = {(c, b, s) for c, b in [("rnn", None), ("gru", None), ("lstm", None), ("lstm", 0.0), ("lstm", 1.0), ("lstm", 3.0)]
+                for s in (0, 1, 2)}
+    assert keys == expected and all(len(r["test_mse"]) == adding.RECIPE["epochs"] for r in runs)
+    with pytest.raises(ValueError, match="cell"):
+        adding.run("transformer", 0)
+    with pytest.raises(TypeError, match="seed"):
+        adding.run("lstm", 0.5)
