@@ -99,3 +99,5 @@ def test_sample_temperature_and_stop():
         rnn.sample(prompt, 3, temperature=0.0)
     with pytest.raises(TypeError, match="generator"):
         rnn.sample(prompt, 3, generator=0)
+    with pytest.raises(ValueError, match="stop_id"):
+        rnn.sample(prompt, 3, stop_id=6)  # no such character: the samples would never stop

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from course import ROOT
+from course import ROOT, store_results
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import adding  # noqa: E402
@@ -42,10 +41,7 @@ def main(argv: list[str]) -> int:
             record = adding.run(cell, seed, forget_bias=bias)
             results["runs"].append(record)
             results["command"] = "python tools/adding_sweep.py  # runs already in the file are skipped"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(results, indent=1))
-            os.replace(tmp, out)  # never a half-written file
+            store_results(out, results)
             print(f"{cell:4s} b_f {str(bias):4s} seed {seed}: final test MSE {record['final_test_mse']:.2e}, "
                   f"solved after {record['steps_to_solve']} steps ({record['seconds']:.0f} s)", flush=True)
     return 0

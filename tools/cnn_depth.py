@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from course import ROOT
+from course import ROOT, store_results
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import digits  # noqa: E402
@@ -43,10 +42,7 @@ def main(argv: list[str]) -> int:
                 record = digits.run_depth(blocks, residual, seed)
                 results["runs"].append(record)
                 results["command"] = "python tools/cnn_depth.py  # runs already in the file are skipped"
-                out.parent.mkdir(parents=True, exist_ok=True)
-                tmp = out.with_suffix(".json.tmp")
-                tmp.write_text(json.dumps(results, indent=1))
-                os.replace(tmp, out)  # never a half-written file
+                store_results(out, results)
                 print(f"{blocks:3d} blocks {'residual' if residual else 'plain   '} seed {seed}: training CE {record['train_ce']:.4f}, "
                       f"test accuracy {record['test_accuracy']:.4f} ({record['seconds']:.0f} s)", flush=True)
     return 0

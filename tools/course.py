@@ -79,3 +79,12 @@ def has_gpu_scale(notebook: pathlib.Path) -> bool:
 
 def notebooks(root: pathlib.Path = ROOT) -> list[pathlib.Path]:
     return sorted(p for p in (root / "lessons").glob("*.ipynb"))
+
+
+def store_results(path: pathlib.Path, results: dict) -> None:
+    """Write a results file of a ``tools/`` sweep atomically: a run that is interrupted leaves
+    the previous file whole, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(path)

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from course import ROOT
+from course import ROOT, store_results
 
 from nnanatomy.experiments import reverbnet  # noqa: E402
 
@@ -44,8 +44,7 @@ def main(argv: list[str]) -> int:
                 record["device"] = args.device  # the stored CPU runs carry no such key
             results["runs"].append(record)
             results["command"] = "python tools/reverbnet_ablation.py  # runs already in the file are skipped"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(results, indent=1))
+            store_results(out, results)
             print(f"{name:24s} seed {seed}: eval MSE {record['eval_mse']:.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
     return 0
 

@@ -10,9 +10,7 @@ configuration live.
 
 from __future__ import annotations
 
-import json
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ import torch
 from torch import nn
 
 from .. import data, train
+from . import _stored
 from .._checks import check_int
 from ..models.rnn import SequenceRegressor, SequenceRegressorConfig
 
@@ -68,16 +67,7 @@ def load_results(path: str | Path | None = None) -> dict:
 
     By default the file shipped inside the package; ``path`` reads another one.
     """
-    if path is None:
-        text = (resources.files("nnanatomy") / RESULTS).read_text()
-    else:
-        if not isinstance(path, (str, Path)):
-            raise TypeError(f"path must be None, a str or a Path, got {type(path).__name__}")
-        text = Path(path).read_text()
-    results = json.loads(text)
-    if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
-        raise ValueError("a sweep file is a JSON object with a list of runs under 'runs'")
-    return results
+    return _stored.load(RESULTS, path, "a sweep file")
 
 
 def _install_guard() -> None:

@@ -106,6 +106,9 @@ class CharRNN(nn.Module):
             raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be None or a torch.Generator, got {type(generator).__name__}")
+        if stop_id is not None and (isinstance(stop_id, bool) or not isinstance(stop_id, int)
+                                    or not 0 <= stop_id < self.config.vocab_size):
+            raise ValueError(f"stop_id must be None or a character id in [0, {self.config.vocab_size}), got {stop_id!r}")
         with eval_mode(self):
             device = next(self.parameters()).device
             logits, state = self(prompt.to(device)[None].expand(num_samples, -1))
