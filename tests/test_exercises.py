@@ -259,3 +259,11 @@ def test_temperature_share_is_measured_on_the_given_model():
     assert "percentage" in rnn.check_temperature_share(45, model, vocab).message
     with pytest.raises(TypeError):
         rnn.check_temperature_share(0.5, "char_rnn", vocab)
+
+
+def test_forget_bias_steps_are_checked_against_the_stored_run():
+    assert lstm.check_forget_bias_steps(1000)  # the stored run of b_f = 1, seed 1
+    assert "whole number of epochs" in lstm.check_forget_bias_steps(1001).message
+    assert not lstm.check_forget_bias_steps(1500)
+    with pytest.raises(TypeError):
+        lstm.check_forget_bias_steps(1000.0)

@@ -11,7 +11,7 @@ import torch
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_forget_bias", "check_lstm_parameters", "check_lstm_step"]
+__all__ = ["check_forget_bias", "check_forget_bias_steps", "check_lstm_parameters", "check_lstm_step"]
 
 
 @checker
@@ -73,3 +73,25 @@ def check_lstm_step(fn: Any, seed: int = 0) -> CheckResult:
     if not np.allclose(h_new, h_ref.numpy(), rtol=0, atol=1e-12):
         return verdict(False, "c_new is right, h_new is not: h = o ⊙ tanh(c_new).")
     return verdict(True, "h and c equal nn.LSTMCell to 1e-12.")
+
+
+@checker
+def check_forget_bias_steps(answer: Any) -> CheckResult:
+    """Exercise: the optimiser steps the chapter's LSTM with forget-gate bias 1 needs on seed 1 to
+    solve the adding problem, as ``experiments.adding.run`` measures them. Compared with the stored
+    run of that configuration (within one epoch: another CPU rounds differently in the last bits)."""
+    from ..experiments import adding
+
+    if answer is None:
+        return not_answered('replace None with record["steps_to_solve"] of adding.run("lstm", seed=1, forget_bias=1.0).')
+    stored = next(r for r in adding.load_results()["runs"] if r["cell"] == "lstm" and r["forget_bias"] == 1.0 and r["seed"] == 1)
+    default = next(r for r in adding.load_results()["runs"] if r["cell"] == "lstm" and r["forget_bias"] is None and r["seed"] == 1)
+    answer = check_int(answer)
+    if answer % stored["steps_per_epoch"]:
+        return verdict(False, f"{answer} is not a whole number of epochs ({stored['steps_per_epoch']} steps each): "
+                              "read record['steps_to_solve'].")
+    if abs(answer - stored["steps_to_solve"]) <= stored["steps_per_epoch"]:
+        return verdict(True, f"{answer:,} steps (the stored run: {stored['steps_to_solve']:,}); the default LSTM needed "
+                             f"{default['steps_to_solve']:,} on this seed — over three seeds the two overlap.")
+    return verdict(False, f"{answer:,} steps is not what this configuration needed; run adding.run('lstm', seed=1, "
+                          "forget_bias=1.0) and read record['steps_to_solve'].")
