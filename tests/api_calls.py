@@ -175,6 +175,15 @@ def _transformer() -> transformer.Transformer:
     return transformer.Transformer(_tcfg())
 
 
+def _seq2seq() -> models.Seq2Seq:
+    torch.manual_seed(0)
+    return models.Seq2Seq(models.Seq2SeqConfig(12, 13, embed_dim=4, hidden_size=6))
+
+
+def _chained() -> data.ChainedTranslation:
+    return data.chained_translation(20, 3, seed=0)
+
+
 def _np_params() -> dict:
     return {k: v.detach().numpy().astype(np.float64) for k, v in _transformer().state_dict().items()}
 
@@ -407,6 +416,8 @@ CALLS: dict[str, Any] = {
     "data.translation.WordVocab.encode": lambda: C(data.WordVocab(("<pad>", "<bos>", "<eos>", "a", "b")).encode, ([["a", "b"], ["b"]],), {"bos": False}),
     "data.translation.WordVocab.decode": lambda: C(data.WordVocab(("<pad>", "<bos>", "<eos>", "a", "b")).decode, ([3, 4, 2],)),
     "data.translation.toy_translation": lambda: C(data.toy_translation, (), {"n_train": 20, "n_test": 5, "heldout_fraction": 0.2}),
+    "data.translation.chained_translation": lambda: C(data.chained_translation, (), {"n_train": 20, "n_test": 5, "max_train_clauses": 2, "seed": 0}),
+    "data.translation.chain_pairs": lambda: C(data.chain_pairs, (data.translation.all_pairs()[:2],)),
     # ------------------------------------------------------------------ display, plots
     "display.show_source": lambda: C(display.show_source, (runtime.get_scale,), {"docstring": True}),
     "plots.image_grid": lambda: C(plots.image_grid, (np.zeros((4, 3, 3)), 2, 2), {"gap": 1, "fill": -1.0}),
@@ -526,6 +537,17 @@ CALLS.update({
                                                                                                  "max_len": 16, "dropout": 0.1, "pad_id": 0,
                                                                                                  "scale_embeddings": True}),
     "models.transformer.Transformer": lambda: C(transformer.Transformer, (_tcfg(),)),
+    "models.seq2seq.Seq2SeqConfig": lambda: C(models.Seq2SeqConfig, (12, 13), {"embed_dim": 4, "hidden_size": 6, "attention": True, "pad_id": 0}),
+    "models.seq2seq.Seq2Seq": lambda: C(models.Seq2Seq, (models.Seq2SeqConfig(12, 13, embed_dim=4, hidden_size=6),)),
+    "models.seq2seq.Seq2Seq.forward": lambda: C(_seq2seq().forward, (T([[5, 6, 7, 2, 0]]), T([[1, 5, 6]]))),
+    "models.seq2seq.Seq2Seq.forward_with_attention": lambda: C(_seq2seq().forward_with_attention, (T([[5, 6, 7, 2, 0]]), T([[1, 5, 6]]))),
+    "models.seq2seq.Seq2Seq.encode": lambda: C(_seq2seq().encode, (T([[5, 6, 7, 2, 0]]),)),
+    "models.seq2seq.Seq2Seq.greedy_decode": lambda: C(_seq2seq().greedy_decode, (T([[5, 6, 7, 2, 0]]), 1, 2), {"max_len": 4}),
+    "models.seq2seq.Seq2Seq.num_parameters": lambda: C(_seq2seq().num_parameters),
+    "models.seq2seq.AdditiveAttention": lambda: C(models.seq2seq.AdditiveAttention, (4, 6, 5)),
+    "models.seq2seq.AdditiveAttention.forward": lambda: C(models.seq2seq.AdditiveAttention(4, 6, 5).forward,
+                                                          (_randn(2, 4), _randn(2, 3, 6), _randn(2, 3, 5), torch.tensor([[False, False, True]] * 2)),
+                                                          nan_ok=("query", "keys", "projected_keys")),
     "models.transformer.Transformer.forward": lambda: C(_transformer().forward, (T([[5, 6, 7, 2, 0]]), T([[1, 5, 6]]))),
     "models.transformer.Transformer.encode": lambda: C(_transformer().encode, (T([[5, 6, 7, 2, 0]]),)),
     "models.transformer.Transformer.decode": lambda: (lambda m: C(m.decode, (T([[1, 5, 6]]), *m.encode(T([[5, 6, 7, 2, 0]])))))(_transformer()),
@@ -877,6 +899,9 @@ CALLS.update({
     "scratch.attention.layer_norm": lambda: C(scratch.layer_norm, (_nrandn(2, 4), np.ones(4), np.zeros(4)), {"eps": 1e-5}, nan_ok=("x", "weight", "bias")),
     "scratch.attention.scaled_dot_product_attention": lambda: C(scratch.scaled_dot_product_attention, (_nrandn(1, 3, 4), _nrandn(1, 5, 4, seed=1), _nrandn(1, 5, 4, seed=2)),
                                                                 {"mask": np.array([[[False, False, False, True, True]]])}, nan_ok=("q", "k", "v")),
+    "scratch.attention.scaled_dot_product_attention_backward": lambda: C(
+        scratch.scaled_dot_product_attention_backward, (_nrandn(1, 3, 2, seed=3), _nrandn(1, 3, 4), _nrandn(1, 5, 4, seed=1), _nrandn(1, 5, 2, seed=2)),
+        {"mask": np.array([[[False, False, False, True, True]]])}, nan_ok=("grad_out", "q", "k", "v")),
     "scratch.attention.multi_head_attention": lambda: C(scratch.multi_head_attention, (_nrandn(1, 3, 16), _nrandn(1, 4, 16, seed=1), _np_params(),
                                                                                        "encoder_layers.0.self_attn", 2), nan_ok=("x_q", "x_kv")),
     "scratch.attention.feed_forward": lambda: C(scratch.feed_forward, (_nrandn(1, 3, 16), _np_params(), "encoder_layers.0.ff"), nan_ok=("x",)),
@@ -978,12 +1003,17 @@ CALLS.update({
                                                                              T([0, 1, 2, 3])), nan_ok=("images",)),
     "experiments.digits.load_depth_results": lambda: C(experiments.digits.load_depth_results),
     "experiments.adding.load_results": lambda: C(experiments.adding.load_results),
+    "experiments.translation.load_results": lambda: C(experiments.translation.load_results),
+    "experiments.translation.make_model": lambda: C(experiments.translation.make_model, ("lstm-attention", _chained())),
+    "experiments.translation.exact_match": lambda: (lambda c: C(experiments.translation.exact_match,
+                                                                (experiments.translation.make_model("lstm", c), c.test[:2], c)))(_chained()),
 })
 
 #: callables the probe does not call, and why
 NOT_PROBED.update({
     "distributed.session": "a context manager that starts a process group when launched by torchrun; tests/test_distributed.py runs it in two processes",
     "distributed_demo.main": "the torchrun entry point (parses argv, trains); tests/test_distributed.py runs it",
+    "experiments.translation.run": "one training run of the stored translation sweep (minutes); its arguments are checked by tests/test_seq2seq.py",
     "experiments.adding.run": "one training run of chapter 04's stored sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.fit_classifier": "30 epochs of training on the digits (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.run_depth": "one training run of chapter 02's stored depth sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
@@ -1016,7 +1046,7 @@ CALLS.update({
 
 _RESULT = "a result record the package returns (readers read it, they do not build it)"
 NOT_PROBED.update({name: _RESULT for name in (
-    "data.translation.TranslationData", "display.SourceCode", "distributed.Info", "explore.backward.BackwardWalk", "explore.compare.Comparison",
+    "data.translation.TranslationData", "data.translation.ChainedTranslation", "display.SourceCode", "distributed.Info", "explore.backward.BackwardWalk", "explore.compare.Comparison",
     "explore.compare.ComparisonEntry", "explore.gradcheck.GradCheck", "explore.receptive.RFRow", "explore.receptive.ReceptiveField",
     "explore.memory.MemoryReport", "explore.memory.MemoryRow", "explore.stability.Finding", "explore.stability.GradientFlow", "explore.stability.LayerStats", "explore.summary.LayerRow", "explore.summary.Summary", "explore.parallel.ParallelCost",
     "explore.trace.LayerTrace", "explore.trace.Trace", "explore.widgets.ConvGeometry")})

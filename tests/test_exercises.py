@@ -267,3 +267,29 @@ def test_forget_bias_steps_are_checked_against_the_stored_run():
     assert not lstm.check_forget_bias_steps(1500)
     with pytest.raises(TypeError):
         lstm.check_forget_bias_steps(1000.0)
+
+
+def test_no_attention_exact_match_is_checked_against_the_stored_run():
+    from nnanatomy.experiments import translation
+
+    stored = next(r for r in translation.load_results()["runs"] if r["arch"] == "lstm" and r["seed"] == 1)
+    measured = stored["test_exact_match"][1]
+    assert lstm.check_no_attention_exact_match(measured)
+    assert lstm.check_no_attention_exact_match(measured + 0.015)
+    assert not lstm.check_no_attention_exact_match(1.0)
+    assert "share" in lstm.check_no_attention_exact_match(22.6).message
+    with pytest.raises(TypeError):
+        lstm.check_no_attention_exact_match("0.2")
+
+
+def test_no_positions_exact_match_is_checked_against_the_stored_run():
+    from nnanatomy.exercises import transformer as tex
+    from nnanatomy.experiments import translation
+
+    stored = next(r for r in translation.load_results()["runs"] if r["arch"] == "transformer-no-pe" and r["seed"] == 1)
+    measured = stored["test_exact_match"][2]
+    assert tex.check_no_positions_exact_match(measured)
+    assert not tex.check_no_positions_exact_match(min(1.0, measured + 0.1) if measured < 0.5 else measured - 0.1)
+    assert "share" in tex.check_no_positions_exact_match(40).message
+    with pytest.raises(TypeError):
+        tex.check_no_positions_exact_match([0.1])

@@ -128,3 +128,122 @@ def test_a_few_steps_reduce_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def _load_torch_layer(ours, ref, decoder):
+    """Copy a reference nn.Transformer{En,De}coderLayer's weights into the book's layer."""
+    blocks = [("self_attn", ref.self_attn)] + ([("cross_attn", ref.multihead_attn)] if decoder else [])
+    with torch.no_grad():
+        for name, mha in blocks:
+            mine = getattr(ours, name)
+            for proj, w, b in zip((mine.q_proj, mine.k_proj, mine.v_proj), mha.in_proj_weight.split(mine.d_model),
+                                  mha.in_proj_bias.split(mine.d_model)):
+                proj.weight.copy_(w)
+                proj.bias.copy_(b)
+            mine.out_proj.load_state_dict(mha.out_proj.state_dict())
+        ours.ff.linear1.load_state_dict(ref.linear1.state_dict())
+        ours.ff.linear2.load_state_dict(ref.linear2.state_dict())
+        for k in (1, 2, 3) if decoder else (1, 2):
+            getattr(ours, f"norm{k}").load_state_dict(getattr(ref, f"norm{k}").state_dict())
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layers_equal_torch_transformer_layers(norm_first, rng):
+    """Post-LN and pre-LN encoder and decoder layers equal PyTorch's with the same weights."""
+    torch.manual_seed(1)
+    cfg = models.TransformerConfig(5, 5, d_model=16, num_heads=4, d_ff=32, dropout=0.0, norm_first=norm_first)
+    kw = dict(d_model=16, nhead=4, dim_feedforward=32, dropout=0.0, batch_first=True, norm_first=norm_first)
+    enc_ref = torch.nn.TransformerEncoderLayer(**kw).double().eval()
+    dec_ref = torch.nn.TransformerDecoderLayer(**kw).double().eval()
+    enc, dec = models.transformer.EncoderLayer(cfg).double().eval(), models.transformer.DecoderLayer(cfg).double().eval()
+    _load_torch_layer(enc, enc_ref, decoder=False)
+    _load_torch_layer(dec, dec_ref, decoder=True)
+    x, y = torch.tensor(rng.normal(size=(2, 6, 16))), torch.tensor(rng.normal(size=(2, 4, 16)))
+    pad = torch.tensor([[False] * 6, [False] * 4 + [True] * 2])
+    mask = models.transformer.causal_mask(4)
+    torch.testing.assert_close(enc(x, pad), enc_ref(x, src_key_padding_mask=pad), atol=1e-12, rtol=0)
+    memory = enc(x, pad)
+    out, _ = dec(y, memory, mask, None, pad)
+    ref = dec_ref(y, memory, tgt_mask=mask, memory_key_padding_mask=pad)
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
+
+
+def test_ablations_change_what_they_say():
+    torch.manual_seed(0)
+    src, tgt = torch.tensor([[5, 6, 7, 2]]), torch.tensor([[1, 5, 6]])
+    base = _model()
+    no_pe = _model(positional=False)
+    no_pe.load_state_dict(base.state_dict())
+    # without positions the encoder sees a set: permuting the source words permutes its output
+    perm = torch.tensor([2, 0, 3, 1])
+    memory, _ = no_pe.encode(src)
+    memory_perm, _ = no_pe.encode(src[:, perm])
+    torch.testing.assert_close(memory_perm, memory[:, perm])
+    assert not torch.allclose(base.encode(src[:, perm])[0], base.encode(src)[0][:, perm])
+    pre = _model(norm_first=True)
+    assert "encoder_norm.weight" in pre.state_dict() and "encoder_norm.weight" not in base.state_dict()
+    assert torch.isfinite(pre(src, tgt)).all()
+    with pytest.raises(TypeError, match="norm_first"):
+        models.TransformerConfig(5, 5, norm_first="yes")
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_attention_backward_equals_autograd(masked, rng):
+    q, k, v = rng.normal(size=(2, 3, 5, 8)), rng.normal(size=(2, 3, 6, 8)), rng.normal(size=(2, 3, 6, 4))
+    grad_out = rng.normal(size=(2, 3, 5, 4))
+    mask = None
+    if masked:
+        mask = np.zeros((2, 1, 5, 6), dtype=bool)
+        mask[0, :, :, 4:] = True  # padding of the first sequence
+        mask[1] = np.triu(np.ones((5, 6), dtype=bool), k=1)  # causal
+    grads = scratch.scaled_dot_product_attention_backward(grad_out, q, k, v, mask)
+    tq, tk, tv = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    scores = tq @ tk.transpose(-1, -2) / np.sqrt(8)
+    if masked:
+        scores = scores.masked_fill(torch.tensor(mask), float("-inf"))
+    (torch.softmax(scores, -1) @ tv).backward(torch.tensor(grad_out))
+    for ours, ref in zip(grads, (tq.grad, tk.grad, tv.grad)):
+        np.testing.assert_allclose(ours, ref.numpy(), atol=1e-12)
+    if masked:  # a padded key gets no gradient
+        assert np.abs(grads[1][0, :, 4:]).max() == 0.0 and np.abs(grads[2][0, :, 4:]).max() == 0.0
+    with pytest.raises(ValueError, match="grad_out"):
+        scratch.scaled_dot_product_attention_backward(grad_out[..., :3], q, k, v)
+
+
+def _sequence_logp(model, src, seq):
+    """log P(seq[1:] | src) under teacher forcing, up to and including EOS (id 2)."""
+    with torch.no_grad():
+        logits = model(src, torch.tensor([seq[:-1]]))
+    logp = torch.log_softmax(logits[0], -1)
+    total = 0.0
+    for t, word in enumerate(seq[1:]):
+        total += float(logp[t, word])
+        if word == 2:
+            break
+    return total
+
+
+def test_beam_search_is_greedy_at_one_and_exhaustive_when_wide():
+    import itertools
+
+    model = _model(seed=4)
+    src = torch.tensor([[5, 6, 7, 2], [8, 3, 2, 0]])
+    greedy, _ = model.greedy_decode(src, 1, 2, max_len=6)
+    beam1 = model.beam_search(src, 1, 2, beam_size=1, max_len=6)
+    assert beam1[:, : greedy.shape[1]].tolist() == greedy.tolist()
+    # two words after BOS, 11 words: 121 sequences; a beam of 121 keeps them all and finds the best
+    for row in range(2):
+        s = src[row:row + 1]
+        best = model.beam_search(s, 1, 2, beam_size=121, max_len=3)[0].tolist()
+        candidates = [[1, a] if a == 2 else [1, a, b] for a, b in itertools.product(range(11), repeat=2)]
+        brute = max(_sequence_logp(model, s, c) for c in candidates)
+        assert _sequence_logp(model, s, best[: 2 if best[1] == 2 else 3]) == pytest.approx(brute, abs=1e-9)
+    # a wider beam never returns a less probable sequence than greedy here
+    for row in range(2):
+        s = src[row:row + 1]
+        g = model.greedy_decode(s, 1, 2, max_len=6)[0][0].tolist()
+        b4 = model.beam_search(s, 1, 2, beam_size=4, max_len=6)[0].tolist()
+        trim = lambda seq: seq[: seq.index(2) + 1] if 2 in seq else seq  # noqa: E731
+        assert _sequence_logp(model, s, trim(b4)) >= _sequence_logp(model, s, trim(g)) - 1e-9
+    with pytest.raises(ValueError, match="beam_size"):
+        model.beam_search(src, 1, 2, beam_size=0)

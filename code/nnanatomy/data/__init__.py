@@ -14,7 +14,7 @@ from .scaling import Standardizer
 from .sequences import adding_problem, reverb_regression
 from .shapes import SHAPE_CLASSES, shapes_segmentation
 from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_windows, stream_windows
-from .translation import Pair, TranslationData, WordVocab, toy_translation
+from .translation import ChainedTranslation, Pair, TranslationData, WordVocab, chain_pairs, chained_translation, toy_translation
 
 __all__ = [
     "BytePairTokenizer",
@@ -59,4 +59,7 @@ __all__ = [
     "speech_like",
     "tensor_loader",
     "toy_translation",
+    "ChainedTranslation",
+    "chain_pairs",
+    "chained_translation",
 ]

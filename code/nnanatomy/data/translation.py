@@ -9,6 +9,10 @@ source's example, "wo ai chi huoguo" → "i like to eat hot pot", is one of the 
 
 Every pair comes with its word alignment (which target words translate which source words),
 and the held-out split contains combinations of subject and object never seen in training.
+
+``chained_translation`` joins one to three such sentences into one ("... ranhou ..." →
+"... and then ..."): a harder task, whose test sentences are new combinations of clauses and
+whose ``longer`` set has more clauses than any training sentence (length generalisation).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import numpy as np
 from .._checks import check_bool, check_str
 from ._checks import check_count, check_seed
 
-__all__ = ["PAD", "BOS", "EOS", "Pair", "TranslationData", "WordVocab", "toy_translation"]
+__all__ = ["PAD", "BOS", "EOS", "ChainedTranslation", "Pair", "TranslationData", "WordVocab", "chain_pairs",
+           "chained_translation", "toy_translation"]
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 
@@ -197,3 +202,65 @@ def toy_translation(n_train: int = 10000, n_test: int = 1000, heldout_fraction: 
     src_vocab = WordVocab.from_sentences([p.src for p in pairs])
     tgt_vocab = WordVocab.from_sentences([p.tgt for p in pairs])
     return TranslationData(train, test, src_vocab, tgt_vocab, frozenset(held))
+
+
+SRC_JOIN, TGT_JOIN = ("ranhou",), ("and", "then")  # 然后, "then"
+
+
+def chain_pairs(pairs: Sequence[Pair]) -> Pair:
+    """One sentence pair from several: the sources joined by "ranhou", the targets by "and then",
+    each clause reordered on its own; the alignment follows (the joiner aligns to "and then").
+    ``subject`` and ``obj`` are those of the first clause."""
+    if isinstance(pairs, (str, Pair)) or not isinstance(pairs, Sequence) or not pairs \
+            or not all(isinstance(p, Pair) for p in pairs):
+        raise TypeError("pairs must be a non-empty list of Pair")
+    src: list[str] = []
+    tgt: list[str] = []
+    links: list[tuple[int, int]] = []
+    for k, p in enumerate(pairs):
+        if k:
+            links += [(len(src), len(tgt) + i) for i in range(len(TGT_JOIN))]
+            src += SRC_JOIN
+            tgt += TGT_JOIN
+        links += [(s + len(src), t + len(tgt)) for s, t in p.alignment]
+        src += p.src
+        tgt += p.tgt
+    return Pair(tuple(src), tuple(tgt), tuple(sorted(links)), pairs[0].subject, pairs[0].obj)
+
+
+@dataclass(frozen=True)
+class ChainedTranslation:
+    train: list[Pair]  # 1 to max_train_clauses clauses
+    test: list[Pair]  # max_train_clauses clauses, none of them a training sentence
+    longer: list[Pair]  # max_train_clauses + 1 clauses: longer than any training sentence
+    src_vocab: WordVocab
+    tgt_vocab: WordVocab
+    max_train_clauses: int
+
+
+def chained_translation(n_train: int = 10000, n_test: int = 1000, max_train_clauses: int = 2,
+                        seed: int = 0) -> ChainedTranslation:
+    """Sentences of 1 to ``max_train_clauses`` clauses (the number uniform, each clause a uniform
+    draw from the grammar's 13,440 pairs) for training; ``n_test`` distinct sentences of
+    ``max_train_clauses`` clauses that are not training sentences; ``n_test`` of one clause more."""
+    check_count("n_train", n_train)
+    check_count("n_test", n_test)
+    max_train_clauses = check_count("max_train_clauses", max_train_clauses, maximum=5)
+    rng = np.random.default_rng(check_seed(seed))
+    pairs = all_pairs()
+
+    def draw(clauses: int) -> Pair:
+        return chain_pairs([pairs[i] for i in rng.choice(len(pairs), size=clauses)])
+
+    train = [draw(int(k)) for k in rng.integers(1, max_train_clauses + 1, size=n_train)]
+    seen = {p.src for p in train}
+    test: list[Pair] = []
+    while len(test) < n_test:  # a repeat needs the same clauses in the same order: rare beyond one clause
+        p = draw(max_train_clauses)
+        if p.src not in seen:
+            seen.add(p.src)
+            test.append(p)
+    longer = [draw(max_train_clauses + 1) for _ in range(n_test)]
+    src_vocab = WordVocab.from_sentences([p.src for p in pairs] + [list(SRC_JOIN)])
+    tgt_vocab = WordVocab.from_sentences([p.tgt for p in pairs] + [list(TGT_JOIN)])
+    return ChainedTranslation(train, test, longer, src_vocab, tgt_vocab, max_train_clauses)

@@ -11,7 +11,8 @@ import torch
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_forget_bias", "check_forget_bias_steps", "check_lstm_parameters", "check_lstm_step"]
+__all__ = ["check_forget_bias", "check_forget_bias_steps", "check_lstm_parameters", "check_lstm_step",
+           "check_no_attention_exact_match"]
 
 
 @checker
@@ -95,3 +96,27 @@ def check_forget_bias_steps(answer: Any) -> CheckResult:
                              f"{default['steps_to_solve']:,} on this seed — over three seeds the two overlap.")
     return verdict(False, f"{answer:,} steps is not what this configuration needed; run adding.run('lstm', seed=1, "
                           "forget_bias=1.0) and read record['steps_to_solve'].")
+
+
+@checker
+def check_no_attention_exact_match(answer: Any) -> CheckResult:
+    """Exercise: the exact-match accuracy of chapter 04's encoder–decoder *without* attention after
+    two epochs on seed 1, as ``experiments.translation.run("lstm", seed=1, epochs=2)`` measures it.
+    Compared with the stored run of that configuration (within 0.02: another CPU rounds differently)."""
+    from ..experiments import translation
+
+    if answer is None:
+        return not_answered('replace None with record["test_exact_match"][-1] of translation.run("lstm", seed=1, epochs=2).')
+    runs = translation.load_results()["runs"]
+    stored = next(r for r in runs if r["arch"] == "lstm" and r["seed"] == 1)["test_exact_match"][1]
+    with_attention = next(r for r in runs if r["arch"] == "lstm-attention" and r["seed"] == 1)["test_exact_match"][1]
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number (a share between 0 and 1), got {answer!r}")
+    answer = float(answer)
+    if not 0.0 <= answer <= 1.0:
+        return verdict(False, f"{answer} is not a share: exact match is between 0 and 1.")
+    if abs(answer - stored) <= 0.02:
+        return verdict(True, f"{answer:.1%} (the stored run: {stored:.1%}); with attention the same model, seed and budget "
+                             f"reach {with_attention:.1%}.")
+    return verdict(False, f"{answer:.1%} is not what this configuration reaches after two epochs; run "
+                          "translation.run('lstm', seed=1, epochs=2) and read record['test_exact_match'][-1].")

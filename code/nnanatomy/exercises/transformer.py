@@ -12,7 +12,7 @@ from ..models.transformer import MultiHeadAttention
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_attention", "check_mha_parameters", "check_positional_encoding"]
+__all__ = ["check_attention", "check_mha_parameters", "check_no_positions_exact_match", "check_positional_encoding"]
 
 
 @checker
@@ -70,3 +70,29 @@ def check_attention(fn: Any, seed: int = 0) -> CheckResult:
     if np.allclose(out, unmasked, atol=1e-10):
         return verdict(False, "right without the mask: set the blocked scores to −∞ before the softmax.")
     return verdict(False, "differs from PyTorch: softmax(q kᵀ / √d_k) with blocked scores at −∞, times v.")
+
+
+@checker
+def check_no_positions_exact_match(answer: Any) -> CheckResult:
+    """Exercise: the exact-match accuracy of chapter 05's Transformer *without* positional encoding
+    on the chained test sentences after three epochs on seed 1, as
+    ``experiments.translation.run("transformer-no-pe", seed=1, epochs=3)`` measures it. Compared
+    with the stored run of that configuration (within 0.02: another CPU rounds differently)."""
+    from ..experiments import translation
+
+    if answer is None:
+        return not_answered('replace None with record["test_exact_match"][-1] of '
+                            'translation.run("transformer-no-pe", seed=1, epochs=3).')
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number (a share between 0 and 1), got {answer!r}")
+    answer = float(answer)
+    if not 0.0 <= answer <= 1.0:
+        return verdict(False, f"{answer} is not a share: exact match is between 0 and 1.")
+    runs = translation.load_results()["runs"]
+    stored = next(r for r in runs if r["arch"] == "transformer-no-pe" and r["seed"] == 1)["test_exact_match"][2]
+    full = next(r for r in runs if r["arch"] == "transformer" and r["seed"] == 1)["test_exact_match"][2]
+    if abs(answer - stored) <= 0.02:
+        return verdict(True, f"{answer:.1%} (the stored run: {stored:.1%}); the same Transformer with its positional encoding "
+                             f"reaches {full:.1%} on this seed and budget.")
+    return verdict(False, f"{answer:.1%} is not what this configuration reaches after three epochs; run "
+                          "translation.run('transformer-no-pe', seed=1, epochs=3) and read record['test_exact_match'][-1].")

@@ -9,13 +9,14 @@ from .mlp import MLP, MLPConfig
 from .moe import MoEFeedForward, TopKRouter, load_balancing_loss
 from .resnet import ResNet, resnet18, resnet34
 from .rnn import CELLS, CharRNN, CharRNNConfig, SequenceRegressor, SequenceRegressorConfig
+from .seq2seq import Seq2Seq, Seq2SeqConfig
 from .transformer import Transformer, TransformerConfig
 from .unet import UNet, UNetConfig
 from .. import _guard
-from . import cnn, deep, dit, gpt, hubert, mlp, moe, ngram, resnet, reverbnet, rnn, transformer, unet
+from . import cnn, deep, dit, gpt, hubert, mlp, moe, ngram, resnet, reverbnet, rnn, seq2seq, transformer, unet
 
-_guard.install(bestrq, cnn, conformer, deep, diffusion, dit, gpt, hubert, lab, mlp, moe, ngram, resnet, reverbnet, rnn, transformer,
-               unet, uvr5)
+_guard.install(bestrq, cnn, conformer, deep, diffusion, dit, gpt, hubert, lab, mlp, moe, ngram, resnet, reverbnet, rnn, seq2seq,
+               transformer, unet, uvr5)
 
 __all__ = [
     "CELLS",
@@ -37,6 +38,8 @@ __all__ = [
     "ResNet",
     "SequenceRegressor",
     "SequenceRegressorConfig",
+    "Seq2Seq",
+    "Seq2SeqConfig",
     "TopKRouter",
     "Transformer",
     "TransformerConfig",

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .resnet import BasicBlock
+
 __all__ = ["CNNClassifier", "CNNConfig", "DeepCNN", "DeepCNNConfig"]
 
 
@@ -113,8 +115,6 @@ class DeepCNN(nn.Module):
 
     def __init__(self, config: DeepCNNConfig | None = None) -> None:
         super().__init__()
-        from .resnet import BasicBlock
-
         config = DeepCNNConfig() if config is None else config
         if not isinstance(config, DeepCNNConfig):
             raise TypeError(f"config must be a DeepCNNConfig, got {type(config).__name__}")

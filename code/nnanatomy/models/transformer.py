@@ -61,6 +61,8 @@ class TransformerConfig:
     dropout: float = 0.1
     pad_id: int = 0
     scale_embeddings: bool = True  # multiply embeddings by √d_model, as in the paper
+    positional: bool = True  # False: no positional encoding (an ablation: attention then sees a set)
+    norm_first: bool = False  # True: pre-LN layers, x + SubLayer(LN(x)); False: the paper's post-LN
 
     def __post_init__(self) -> None:
         for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "num_heads", "d_ff", "max_len"):
@@ -78,6 +80,8 @@ class TransformerConfig:
         check_real("TransformerConfig.dropout", self.dropout, 0.0, 1.0, high_open=True)
         check_int("TransformerConfig.pad_id", self.pad_id, 0, maximum=min(self.src_vocab_size, self.tgt_vocab_size) - 1)
         check_bool("TransformerConfig.scale_embeddings", self.scale_embeddings)
+        check_bool("TransformerConfig.positional", self.positional)
+        check_bool("TransformerConfig.norm_first", self.norm_first)
 
 
 class MultiHeadAttention(nn.Module):
@@ -158,7 +162,8 @@ class FeedForward(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """``y = LN(x + SelfAttn(x))``, ``out = LN(y + FFN(y))``."""
+    """``y = LN(x + SelfAttn(x))``, ``out = LN(y + FFN(y))``; with ``norm_first`` (pre-LN)
+    ``y = x + SelfAttn(LN(x))``, ``out = y + FFN(LN(y))``."""
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
@@ -166,8 +171,13 @@ class EncoderLayer(nn.Module):
         self.ff = FeedForward(config.d_model, config.d_ff, config.dropout)
         self.norm1, self.norm2 = nn.LayerNorm(config.d_model), nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
+        self.norm_first = config.norm_first
 
     def forward(self, x: torch.Tensor, src_padding_mask: torch.Tensor | None) -> torch.Tensor:
+        if self.norm_first:
+            h = self.norm1(x)
+            y = x + self.dropout(self.self_attn(h, h, key_padding_mask=src_padding_mask)[0])
+            return y + self.dropout(self.ff(self.norm2(y)))
         attn, _ = self.self_attn(x, x, key_padding_mask=src_padding_mask)
         y = self.norm1(x + self.dropout(attn))
         return self.norm2(y + self.dropout(self.ff(y)))
@@ -183,6 +193,7 @@ class DecoderLayer(nn.Module):
         self.ff = FeedForward(config.d_model, config.d_ff, config.dropout)
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(config.d_model) for _ in range(3))
         self.dropout = nn.Dropout(config.dropout)
+        self.norm_first = config.norm_first
 
     def forward(
         self,
@@ -192,6 +203,12 @@ class DecoderLayer(nn.Module):
         tgt_padding_mask: torch.Tensor | None,
         src_padding_mask: torch.Tensor | None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.norm_first:
+            h = self.norm1(x)
+            y = x + self.dropout(self.self_attn(h, h, attn_mask=tgt_mask, key_padding_mask=tgt_padding_mask)[0])
+            cross, cross_weights = self.cross_attn(self.norm2(y), memory, key_padding_mask=src_padding_mask)
+            z = y + self.dropout(cross)
+            return z + self.dropout(self.ff(self.norm3(z))), cross_weights
         attn, _ = self.self_attn(x, x, attn_mask=tgt_mask, key_padding_mask=tgt_padding_mask)
         y = self.norm1(x + self.dropout(attn))
         cross, cross_weights = self.cross_attn(y, memory, key_padding_mask=src_padding_mask)  # K, V: encoder
@@ -214,6 +231,8 @@ class Transformer(nn.Module):
         self.encoder_layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.num_encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_decoder_layers))
         self.final_norm = nn.LayerNorm(config.d_model)
+        # pre-LN leaves the encoder's output un-normalised: one LayerNorm closes its stack (as in nn.Transformer)
+        self.encoder_norm = nn.LayerNorm(config.d_model) if config.norm_first else None
         self.output_proj = nn.Linear(config.d_model, config.tgt_vocab_size)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -229,7 +248,7 @@ class Transformer(nn.Module):
             pe = sinusoidal_positional_encoding(ids.shape[1], self.config.d_model).to(ids.device)
         else:
             pe = self.pe[: ids.shape[1]].to(table.weight.dtype)
-        x = table(ids) * scale + pe
+        x = table(ids) * scale + pe if self.config.positional else table(ids) * scale
         return self.dropout(x)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -238,6 +257,8 @@ class Transformer(nn.Module):
         x = self._embed(src, self.src_embed, self.config.src_vocab_size)
         for layer in self.encoder_layers:
             x = layer(x, pad)
+        if self.encoder_norm is not None:
+            x = self.encoder_norm(x)
         return x, pad
 
     def decode(
@@ -281,6 +302,44 @@ class Transformer(nn.Module):
                 if finished.all():
                     break
         return ids, cross
+
+    @torch.no_grad()
+    def beam_search(self, src: torch.Tensor, bos_id: int, eos_id: int, beam_size: int = 4,
+                    max_len: int | None = None) -> torch.Tensor:
+        """Keep the ``beam_size`` most probable prefixes of every sentence instead of one: at each
+        step every kept prefix is extended by every word, and the ``beam_size`` extensions with the
+        highest total log-probability survive. A prefix that has written EOS is finished; it keeps
+        its score and competes with the unfinished ones (no length penalty). Stops when the best
+        prefix of every sentence is finished (or at ``max_len``). Returns the best sequence of each
+        sentence ``(B, T)``, BOS first and padding after EOS; ``beam_size=1`` is greedy decoding."""
+        v = self.config.tgt_vocab_size
+        bos_id, eos_id = check_int("bos_id", bos_id, 0, v - 1), check_int("eos_id", eos_id, 0, v - 1)
+        k = check_int("beam_size", beam_size, 1, 256)
+        max_len = self.config.max_len if max_len is None else check_int("max_len", max_len, 2, self.config.max_len)
+        with eval_mode(self):
+            memory, pad = self.encode(src)
+            b = src.shape[0]
+            memory, pad = memory.repeat_interleave(k, 0), pad.repeat_interleave(k, 0)  # (B·K, S, d)
+            ids = torch.full((b * k, 1), bos_id, dtype=torch.long, device=src.device)
+            scores = torch.full((b, k), float("-inf"), device=src.device)
+            scores[:, 0] = 0.0  # the K copies of BOS must not become K identical beams
+            finished = torch.zeros(b * k, dtype=torch.bool, device=src.device)
+            for _ in range(max_len - 1):
+                logits, _ = self.decode(ids, memory, pad)
+                logp = torch.log_softmax(logits[:, -1].float(), dim=-1)  # (B·K, V)
+                # a finished prefix can only be extended by padding, at no cost
+                logp = torch.where(finished[:, None], torch.full_like(logp, float("-inf")), logp)
+                logp[finished, self.config.pad_id] = 0.0
+                total = (scores.reshape(-1, 1) + logp).reshape(b, k * v)
+                scores, flat = total.topk(k, dim=-1)  # (B, K)
+                parent = (flat // v) + torch.arange(b, device=src.device)[:, None] * k
+                word = flat % v
+                ids = torch.cat([ids[parent.reshape(-1)], word.reshape(-1, 1)], dim=1)
+                finished = finished[parent.reshape(-1)] | (word.reshape(-1) == eos_id)
+                if bool(finished.reshape(b, k)[:, 0].all()):  # the best of every sentence is finished
+                    break
+            best = ids.reshape(b, k, -1)[:, 0]  # topk sorts: beam 0 is the most probable
+        return best
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

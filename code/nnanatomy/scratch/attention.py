@@ -27,6 +27,7 @@ __all__ = [
     "multi_head_attention",
     "padding_mask",
     "scaled_dot_product_attention",
+    "scaled_dot_product_attention_backward",
     "sinusoidal_positional_encoding",
     "softmax",
     "transformer_forward",
@@ -145,6 +146,36 @@ def scaled_dot_product_attention(
         scores = np.where(mask, -np.inf, scores)  # blocked: probability 0 after the softmax
     weights = softmax(scores, axis=-1)
     return weights @ v, weights
+
+
+def scaled_dot_product_attention_backward(
+    grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The gradients of a loss with respect to ``q``, ``k`` and ``v``, given ``grad_out = ∂L/∂out``
+    for ``out = softmax(q kᵀ / √d_k + mask) v`` (the shapes of :func:`scaled_dot_product_attention`).
+
+    With ``S = q kᵀ / √d_k``, ``P = softmax(S)`` and ``out = P v``:
+
+    - ``∂L/∂v = Pᵀ · grad_out`` — each value receives the gradient of the outputs that read it,
+      weighted by how much they read it;
+    - ``∂L/∂P = grad_out · vᵀ``, and through the softmax of every row,
+      ``∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))`` — blocked entries have ``P = 0`` and get none;
+    - ``∂L/∂q = ∂L/∂S · k / √d_k`` and ``∂L/∂k = (∂L/∂S)ᵀ · q / √d_k``.
+
+    The forward pass is recomputed here (a training framework would keep ``P`` from it).
+    """
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    grad_out = as_float_array("grad_out", grad_out)
+    if grad_out.shape != out.shape:
+        raise ValueError(f"grad_out must have the output's shape {out.shape}, got {grad_out.shape}")
+    q, k, v = as_float_array("q", q), as_float_array("k", k), as_float_array("v", v)
+    scale = 1.0 / np.sqrt(q.shape[-1])
+    grad_v = np.swapaxes(weights, -1, -2) @ grad_out  # (…, T_k, d_v)
+    grad_p = grad_out @ np.swapaxes(v, -1, -2)  # (…, T_q, T_k)
+    grad_s = weights * (grad_p - (grad_p * weights).sum(axis=-1, keepdims=True))  # the softmax's Jacobian, row by row
+    grad_q = grad_s @ k * scale
+    grad_k = np.swapaxes(grad_s, -1, -2) @ q * scale
+    return grad_q, grad_k, grad_v
 
 
 def multi_head_attention(
