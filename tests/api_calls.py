@@ -175,6 +175,12 @@ def _transformer() -> transformer.Transformer:
     return transformer.Transformer(_tcfg())
 
 
+def _gpt_block_params() -> dict:
+    torch.manual_seed(0)
+    gpt = models.GPT(models.GPTConfig(vocab_size=5, max_seq_len=4, d_model=8, num_heads=2, num_layers=1, dropout=0.0))
+    return {k: v.detach().double().numpy() for k, v in gpt.state_dict().items()}
+
+
 def _seq2seq() -> models.Seq2Seq:
     torch.manual_seed(0)
     return models.Seq2Seq(models.Seq2SeqConfig(12, 13, embed_dim=4, hidden_size=6))
@@ -551,6 +557,7 @@ CALLS.update({
     "models.transformer.Transformer.forward": lambda: C(_transformer().forward, (T([[5, 6, 7, 2, 0]]), T([[1, 5, 6]]))),
     "models.transformer.Transformer.encode": lambda: C(_transformer().encode, (T([[5, 6, 7, 2, 0]]),)),
     "models.transformer.Transformer.decode": lambda: (lambda m: C(m.decode, (T([[1, 5, 6]]), *m.encode(T([[5, 6, 7, 2, 0]])))))(_transformer()),
+    "models.transformer.Transformer.beam_search": lambda: C(_transformer().beam_search, (T([[5, 6, 7, 2, 0]]), 1, 2), {"beam_size": 3, "max_len": 4}),
     "models.transformer.Transformer.greedy_decode": lambda: C(_transformer().greedy_decode, (T([[5, 6, 7, 2, 0]]), 1, 2), {"max_len": 4}),
     "models.transformer.Transformer.num_parameters": lambda: C(_transformer().num_parameters),
     "models.transformer.EncoderLayer": lambda: C(transformer.EncoderLayer, (_tcfg(),)),
@@ -610,6 +617,7 @@ CALLS.update({
                                                                           "vocab_size": 11, "max_seq_len": 16}),
     "models.gpt.config_from_hf_gpt2": lambda: C(gpt.config_from_hf_gpt2, (_HF_GPT2_CONFIG,)),
     "models.gpt.from_hf_gpt2": lambda: C(gpt.from_hf_gpt2, (_hf_gpt2_state(), _HF_GPT2_CONFIG)),
+    "models.gpt.residual_stream_stds": lambda: C(gpt.residual_stream_stds, (_gpt(), T([[1, 2, 3, 4], [5, 6, 7, 8]]))),
     "models.gpt.sliding_cross_entropy": lambda: C(gpt.sliding_cross_entropy, (_gpt(), T([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2])), {"batch_size": 4}),
     "models.moe.Expert": lambda: C(moe.Expert, (8, 16)),
     "models.moe.Expert.forward": lambda: C(moe.Expert(8, 16).forward, (_randn(3, 8),), nan_ok=("x",)),
@@ -622,6 +630,7 @@ CALLS.update({
     "models.ngram.NGramLM": lambda: C(ngram.NGramLM, (2,), {"discount": 0.75}),
     "models.ngram.NGramLM.fit": lambda: C(ngram.NGramLM(2).fit, ("abab ba",), {"vocab": "ab "}),
     "models.ngram.NGramLM.prob": lambda: C(ngram.NGramLM(2).fit("abab ba").prob, ("a", "b")),
+    "models.ngram.NGramLM.with_order": lambda: C(ngram.NGramLM(3).fit("abab ba").with_order, (2,)),
     "models.ngram.NGramLM.cross_entropy": lambda: C(ngram.NGramLM(2).fit("abab ba").cross_entropy, ("ab",)),
     # speech models
     "models.conformer.ConformerConfig": lambda: C(conformer.ConformerConfig, (), {"input_dim": 16, "d_model": 16, "num_heads": 2, "num_layers": 1,
@@ -902,6 +911,9 @@ CALLS.update({
     "scratch.attention.scaled_dot_product_attention_backward": lambda: C(
         scratch.scaled_dot_product_attention_backward, (_nrandn(1, 3, 2, seed=3), _nrandn(1, 3, 4), _nrandn(1, 5, 4, seed=1), _nrandn(1, 5, 2, seed=2)),
         {"mask": np.array([[[False, False, False, True, True]]])}, nan_ok=("grad_out", "q", "k", "v")),
+    "scratch.attention.gelu": lambda: C(scratch.gelu, (_nrandn(2, 3),), {"approximate": "tanh"}, nan_ok=("x",)),
+    "scratch.attention.gpt_block": lambda: C(scratch.gpt_block, (_nrandn(1, 3, 8), _gpt_block_params(), "blocks.0", 2),
+                                             {"eps": 1e-5, "gelu_approximate": "none"}, nan_ok=("x",)),
     "scratch.attention.multi_head_attention": lambda: C(scratch.multi_head_attention, (_nrandn(1, 3, 16), _nrandn(1, 4, 16, seed=1), _np_params(),
                                                                                        "encoder_layers.0.self_attn", 2), nan_ok=("x_q", "x_kv")),
     "scratch.attention.feed_forward": lambda: C(scratch.feed_forward, (_nrandn(1, 3, 16), _np_params(), "encoder_layers.0.ff"), nan_ok=("x",)),
@@ -1003,6 +1015,7 @@ CALLS.update({
                                                                              T([0, 1, 2, 3])), nan_ok=("images",)),
     "experiments.digits.load_depth_results": lambda: C(experiments.digits.load_depth_results),
     "experiments.adding.load_results": lambda: C(experiments.adding.load_results),
+    "experiments.gpt_choices.load_results": lambda: C(experiments.gpt_choices.load_results),
     "experiments.translation.load_results": lambda: C(experiments.translation.load_results),
     "experiments.translation.make_model": lambda: C(experiments.translation.make_model, ("lstm-attention", _chained())),
     "experiments.translation.exact_match": lambda: (lambda c: C(experiments.translation.exact_match,
@@ -1014,6 +1027,7 @@ NOT_PROBED.update({
     "distributed.session": "a context manager that starts a process group when launched by torchrun; tests/test_distributed.py runs it in two processes",
     "distributed_demo.main": "the torchrun entry point (parses argv, trains); tests/test_distributed.py runs it",
     "experiments.translation.run": "one training run of the stored translation sweep (minutes); its arguments are checked by tests/test_seq2seq.py",
+    "experiments.gpt_choices.run": "one training run of chapter 06's stored sweep (a minute); its arguments are checked by tests/test_gpt_moe.py",
     "experiments.adding.run": "one training run of chapter 04's stored sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.fit_classifier": "30 epochs of training on the digits (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.run_depth": "one training run of chapter 02's stored depth sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",

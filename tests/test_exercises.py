@@ -293,3 +293,17 @@ def test_no_positions_exact_match_is_checked_against_the_stored_run():
     assert "share" in tex.check_no_positions_exact_match(40).message
     with pytest.raises(TypeError):
         tex.check_no_positions_exact_match([0.1])
+
+
+def test_residual_growth_is_measured_by_the_checker():
+    import torch
+
+    from nnanatomy import models
+
+    torch.manual_seed(0)
+    model = models.GPT(models.GPTConfig(vocab_size=26, max_seq_len=64, d_model=96, num_heads=4, num_layers=64))
+    stds = models.gpt.residual_stream_stds(model, torch.randint(0, 26, (8, 64), generator=torch.Generator().manual_seed(0)))
+    assert gpt.check_residual_growth(stds[-1] / stds[1])
+    assert not gpt.check_residual_growth(stds[-1] / stds[0])
+    with pytest.raises(TypeError):
+        gpt.check_residual_growth("8")

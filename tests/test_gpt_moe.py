@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -192,3 +193,70 @@ def test_ngram_model_probabilities_and_baseline_behaviour():
         NGramLM(0)
     with pytest.raises(RuntimeError, match="fit"):
         NGramLM(2).prob("a", "b")
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_numpy_gpt_block_equals_pytorch(approximate):
+    from nnanatomy import scratch
+
+    torch.manual_seed(0)
+    config = models.GPTConfig(vocab_size=11, max_seq_len=12, d_model=24, num_heads=3, num_layers=2, dropout=0.0,
+                              gelu_approximate=approximate)
+    model = models.GPT(config).double().eval()
+    x = torch.randn(2, 9, 24, dtype=torch.float64)
+    with torch.no_grad():
+        ref, _ = model.blocks[1](x)
+    params = {k: v.numpy() for k, v in model.state_dict().items()}
+    ours = scratch.gpt_block(x.numpy(), params, "blocks.1", 3, gelu_approximate=approximate)
+    np.testing.assert_allclose(ours, ref.numpy(), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(scratch.gelu(x.numpy(), approximate),
+                               torch.nn.functional.gelu(x, approximate=approximate).numpy(), atol=1e-12)
+    # causal: changing the last position leaves every earlier output unchanged
+    x2 = x.numpy().copy()
+    x2[:, -1] += 1.0
+    np.testing.assert_array_equal(scratch.gpt_block(x2, params, "blocks.1", 3, gelu_approximate=approximate)[:, :-1],
+                                  ours[:, :-1])
+    with pytest.raises(ValueError, match="prefix"):
+        scratch.gpt_block(x.numpy(), params, "blocks.7", 3)
+    with pytest.raises(ValueError, match="approximate"):
+        scratch.gelu(x.numpy(), "erf")
+
+
+def test_gpt_choices_experiment_checks_arguments():
+    from nnanatomy.experiments import gpt_choices
+
+    with pytest.raises(TypeError, match="tie_embeddings"):
+        gpt_choices.run("yes", False, 0)
+    with pytest.raises(TypeError, match="residual_init"):
+        gpt_choices.run(True, 1, 0)
+    with pytest.raises(ValueError, match="seed"):
+        gpt_choices.run(True, False, -1)
+
+
+def test_residual_stream_stds_grow_like_the_square_root_of_depth_without_scaling():
+    ids = torch.randint(0, 26, (8, 64), generator=torch.Generator().manual_seed(0))
+    growth = {}
+    for scaled in (False, True):
+        torch.manual_seed(0)
+        model = models.GPT(models.GPTConfig(vocab_size=26, max_seq_len=64, d_model=96, num_heads=4, num_layers=32,
+                                            residual_init=scaled))
+        stds = models.gpt.residual_stream_stds(model, ids)
+        assert len(stds) == 33
+        growth[scaled] = stds[-1] / stds[1]
+    assert growth[False] == pytest.approx(32 ** 0.5, rel=0.15)  # independent additions: variance ∝ depth
+    assert growth[True] < 1.6
+    with pytest.raises(TypeError, match="models.GPT"):
+        models.gpt.residual_stream_stds(torch.nn.Linear(2, 2), ids)
+
+
+def test_gpt_choices_sweep_is_stored():
+    from nnanatomy.experiments import gpt_choices
+
+    runs = gpt_choices.load_results()["runs"]
+    assert {(r["tie_embeddings"], r["residual_init"], r["seed"]) for r in runs} == {
+        (t, s, seed) for t in (False, True) for s in (False, True) for seed in (0, 1, 2)}
+    for r in runs:
+        assert len(r["test_cross_entropy"]) == gpt_choices.RECIPE["epochs"] and all(0.2 < v < 3 for v in r["test_cross_entropy"])
+    untied = {r["parameters"] for r in runs if not r["tie_embeddings"]}
+    tied = {r["parameters"] for r in runs if r["tie_embeddings"]}
+    assert len(untied) == len(tied) == 1 and untied.pop() - tied.pop() == 26 * 96 + 26

@@ -101,3 +101,17 @@ def test_sample_temperature_and_stop():
         rnn.sample(prompt, 3, generator=0)
     with pytest.raises(ValueError, match="stop_id"):
         rnn.sample(prompt, 3, stop_id=6)  # no such character: the samples would never stop
+
+
+def test_ngram_with_order_equals_a_fresh_fit():
+    from nnanatomy.models.ngram import NGramLM
+
+    text = "the cat sees the dog. the dog sees a cat. a cat eats fish.\n" * 3
+    big = NGramLM(7).fit(text, vocab="abcdefghijklmnopqrstuvwxyz .\n")
+    for order in (1, 3, 7):
+        fresh = NGramLM(order).fit(text, vocab="abcdefghijklmnopqrstuvwxyz .\n")
+        assert big.with_order(order).cross_entropy("the fish sees a dog.") == fresh.cross_entropy("the fish sees a dog.")
+    with pytest.raises(ValueError, match="order"):
+        big.with_order(8)
+    with pytest.raises(RuntimeError, match="fit"):
+        NGramLM(3).with_order(2)

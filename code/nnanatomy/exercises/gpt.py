@@ -10,7 +10,7 @@ from ..models.gpt import DecoderBlock, GPTConfig
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_block_parameters", "check_kv_cache_bytes", "check_top_p"]
+__all__ = ["check_block_parameters", "check_kv_cache_bytes", "check_residual_growth", "check_top_p"]
 
 
 @checker
@@ -75,3 +75,35 @@ def check_top_p(fn: Any, seed: int = 0) -> CheckResult:
         if not np.allclose(out[np.isfinite(out)], ref[np.isfinite(ref)]):
             return verdict(False, "the kept logits must stay unchanged.")
     return verdict(True, "the nucleus matches for p = 0.5, 0.9 and 0.99.")
+
+
+@checker
+def check_residual_growth(answer: Any) -> CheckResult:
+    """Exercise: how many times larger the residual stream's std is after the last of 64 blocks
+    than after the first, for the chapter's GPT shape with plain (not residual-scaled)
+    initialisation, measured as the chapter does (seed 0 for the weights and for the input). The
+    checker measures it the same way and accepts 2 % either side."""
+    import torch
+
+    from ..models.gpt import GPT, residual_stream_stds
+
+    if answer is None:
+        return not_answered("replace None with stds[-1] / stds[1] of models.gpt.residual_stream_stds for the 64-block model.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number (a ratio of two stds), got {answer!r}")
+    ids = torch.randint(0, 26, (8, 64), generator=torch.Generator().manual_seed(0))
+
+    def growth(scaled: bool) -> float:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=26, max_seq_len=64, d_model=96, num_heads=4, num_layers=64, residual_init=scaled))
+        stds = residual_stream_stds(model, ids)
+        return stds[-1] / stds[1]
+
+    plain = growth(False)
+    if abs(float(answer) / plain - 1) <= 0.02:
+        return verdict(True, f"{float(answer):.2f}× (measured: {plain:.2f}×, close to √64 = 8: each block adds an independent "
+                             "contribution, so the variance grows in proportion to depth).")
+    if abs(float(answer) / growth(True) - 1) <= 0.02:
+        return verdict(False, "that is the residual-scaled model's growth; the exercise asks for plain initialisation.")
+    return verdict(False, f"{float(answer):.2f} is not what the checker measured; divide the last std by the one after the "
+                          "first block (stds[1]), not by the embeddings' (stds[0]).")

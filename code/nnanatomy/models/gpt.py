@@ -25,7 +25,7 @@ from ..runtime import eval_mode
 from .moe import MoEFeedForward
 
 __all__ = ["CausalSelfAttention", "DecoderBlock", "FeedForward", "GPT", "GPTConfig", "KVCache", "config_from_hf_gpt2",
-           "from_hf_gpt2", "sliding_cross_entropy"]
+           "from_hf_gpt2", "residual_stream_stds", "sliding_cross_entropy"]
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per block: keys and values (B, H, T, d_head)
 
@@ -296,6 +296,31 @@ class GPT(nn.Module):
 
 
 @torch.no_grad()
+@torch.no_grad()
+def residual_stream_stds(model: GPT, ids: torch.Tensor) -> list[float]:
+    """The standard deviation of the residual stream ``x`` (over batch, positions and features)
+    after the embeddings and after every block, in eval mode: ``num_layers + 1`` numbers. Each
+    block *adds* its attention and feed-forward outputs to the stream, so how these numbers grow
+    with depth is what GPT-2's residual-scaled initialisation is about."""
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a models.GPT, got {type(model).__name__}")
+    if not isinstance(ids, torch.Tensor) or ids.dtype != torch.long or ids.ndim != 2:
+        raise TypeError("ids must be a (B, T) torch.long tensor")
+    if ids.numel() < 2 or ids.shape[1] > model.config.max_seq_len:
+        raise ValueError(f"ids must hold at least 2 tokens (a std needs them) and T <= {model.config.max_seq_len}, "
+                         f"got shape {tuple(ids.shape)}")
+    if outside(ids, 0, model.config.vocab_size):
+        raise ValueError(f"ids must be in [0, {model.config.vocab_size})")
+    with eval_mode(model):
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = model.token_embedding(ids) + model.pos_embedding(positions)
+        stds = [float(x.std())]
+        for block in model.blocks:
+            x, _ = block(x)
+            stds.append(float(x.std()))
+    return stds
+
+
 def sliding_cross_entropy(model: GPT, ids: torch.Tensor, batch_size: int = 64) -> float:
     """Mean next-token cross-entropy (nats) of ``model`` over a long 1-D token stream ``ids``.
 

@@ -43,6 +43,19 @@ class NGramLM:
         self.counts = [{h: dict(nxt) for h, nxt in level.items()} for level in self.counts]
         return self
 
+    def with_order(self, order: int) -> NGramLM:
+        """The model of a lower ``order`` on the same text, without counting again: the counts of
+        contexts up to ``order − 1`` characters do not depend on the longest context counted, so
+        this equals ``NGramLM(order, discount).fit(text, vocab)`` exactly. The tables are shared."""
+        if not self.counts:
+            raise RuntimeError("call fit(text) first")
+        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= self.order:
+            raise ValueError(f"order must be an int in [1, {self.order}] (this model's order), got {order!r}")
+        lower = NGramLM(order, self.discount)
+        lower.vocab = self.vocab
+        lower.counts, lower._totals, lower._types = self.counts[:order], self._totals[:order], self._types[:order]
+        return lower
+
     def prob(self, history: str, c: str) -> float:
         """``P(c | history)``, using at most the last ``order − 1`` characters of ``history``."""
         if not self.counts:

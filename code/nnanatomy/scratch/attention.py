@@ -12,6 +12,7 @@ convention of ``nn.MultiheadAttention``'s boolean ``attn_mask``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,6 +24,8 @@ __all__ = [
     "decoder_layer",
     "encoder_layer",
     "feed_forward",
+    "gelu",
+    "gpt_block",
     "layer_norm",
     "multi_head_attention",
     "padding_mask",
@@ -211,6 +214,45 @@ def encoder_layer(x: np.ndarray, p: Params, prefix: str, num_heads: int, mask: n
     attn, _ = multi_head_attention(x, x, p, f"{prefix}.self_attn", num_heads, mask)
     y = layer_norm(x + attn, p[f"{prefix}.norm1.weight"], p[f"{prefix}.norm1.bias"])
     return layer_norm(y + feed_forward(y, p, f"{prefix}.ff"), p[f"{prefix}.norm2.weight"], p[f"{prefix}.norm2.bias"])
+
+
+def gelu(x: np.ndarray, approximate: str = "none") -> np.ndarray:
+    """``x Φ(x)``, Φ the standard normal CDF (``"none"``), or GPT-2's tanh approximation
+    ``0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`` (``"tanh"``)."""
+    x = as_float_array("x", x)
+    if approximate == "tanh":
+        return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
+    if approximate != "none":
+        raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+    return x * 0.5 * (1.0 + _ERF(x / np.sqrt(2.0)).astype(float))
+
+
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def gpt_block(x: np.ndarray, p: Params, prefix: str, num_heads: int, *, eps: float = 1e-5,
+              gelu_approximate: str = "none") -> np.ndarray:
+    """One pre-LN decoder block of chapter 06's GPT, ``(B, T, d) → (B, T, d)``:
+
+    ``x = x + Attn(LN₁(x))`` with causal multi-head self-attention from one fused ``qkv_proj``,
+    then ``x = x + FFN(LN₂(x))`` with ``FFN = down(GELU(up(·)))``. Weights are read from ``p`` as
+    :class:`nnanatomy.models.gpt.DecoderBlock` names them (``{prefix}.attn.qkv_proj.weight``, …).
+    """
+    x = as_float_array("x", x)
+    num_heads = check_positive_int("num_heads", num_heads)
+    _weights(p, prefix, "ln1", "attn.qkv_proj", "attn.out_proj", "ln2", "ffn.up", "ffn.down")
+    if x.ndim != 3 or x.shape[-1] % num_heads:
+        raise ValueError(f"x must be (B, T, d) with d divisible by num_heads = {num_heads}, got shape {x.shape}")
+    b, t, d = x.shape
+    h = layer_norm(x, p[f"{prefix}.ln1.weight"], p[f"{prefix}.ln1.bias"], eps)
+    qkv = h @ p[f"{prefix}.attn.qkv_proj.weight"].T + p[f"{prefix}.attn.qkv_proj.bias"]  # (B, T, 3d)
+    q, k, v = (z.reshape(b, t, num_heads, d // num_heads).transpose(0, 2, 1, 3) for z in np.split(qkv, 3, axis=-1))
+    out, _ = scaled_dot_product_attention(q, k, v, causal_mask(t))  # (B, H, T, d_head)
+    attn = out.transpose(0, 2, 1, 3).reshape(b, t, d) @ p[f"{prefix}.attn.out_proj.weight"].T + p[f"{prefix}.attn.out_proj.bias"]
+    x = x + attn
+    h = layer_norm(x, p[f"{prefix}.ln2.weight"], p[f"{prefix}.ln2.bias"], eps)
+    hidden = gelu(h @ p[f"{prefix}.ffn.up.weight"].T + p[f"{prefix}.ffn.up.bias"], gelu_approximate)
+    return x + hidden @ p[f"{prefix}.ffn.down.weight"].T + p[f"{prefix}.ffn.down.bias"]
 
 
 def decoder_layer(
