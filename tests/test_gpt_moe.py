@@ -260,3 +260,40 @@ def test_gpt_choices_sweep_is_stored():
     untied = {r["parameters"] for r in runs if not r["tie_embeddings"]}
     tied = {r["parameters"] for r in runs if r["tie_embeddings"]}
     assert len(untied) == len(tied) == 1 and untied.pop() - tied.pop() == 26 * 96 + 26
+
+
+def test_real_text_corpus_split_and_compressors():
+    from nnanatomy.experiments import real_text
+
+    corpus = real_text.text()
+    train_text, test_text = real_text.split(corpus)
+    assert train_text + test_text == corpus and abs(len(test_text) / len(corpus) - 0.1) < 1e-3
+    assert "assert" in corpus and len(corpus) > 400_000
+    packed = real_text.compressors(train_text[-50_000:], test_text[:20_000])
+    for name in ("bz2", "lzma", "zlib"):  # the training text helps every compressor, and none reaches 1 bit/char here
+        assert 1.0 < packed[name]["given training text"] < packed[name]["alone"] < 8.0
+    assert real_text.fingerprint(corpus) == real_text.fingerprint(train_text + test_text)
+    with pytest.raises(ValueError, match="seed"):
+        real_text.run(-1)
+    with pytest.raises(ValueError, match="orders"):
+        real_text.ngram_baseline(orders=(0,))
+    with pytest.raises(ValueError, match="corpus"):
+        real_text.split("short")
+
+
+def test_real_text_sweep_is_stored():
+    from nnanatomy.experiments import real_text
+
+    import platform
+
+    results = real_text.load_results()
+    assert sorted(r["seed"] for r in results["runs"]) == [0, 1, 2]
+    corpus = real_text.text()
+    for r in results["runs"]:
+        if results["python"] == platform.python_version():
+            assert r["text"] == real_text.fingerprint(corpus)  # the stored runs saw this text
+        assert len(r["test_bits_per_char"]) == len(r["valid_bits_per_char"]) <= real_text.RECIPE["epochs"]
+        best = r["best_epoch"]
+        assert r["valid_bits_per_char"][best - 1] == min(r["valid_bits_per_char"])  # early stopping kept the best epoch
+        assert r["test_bits_per_char_at_best"] == r["test_bits_per_char"][best - 1]
+    assert results["ngram"]["order"] >= 3

@@ -1,6 +1,6 @@
 """Experiments that more than one place runs — a chapter live, and a script in ``tools/`` that
 runs all their configurations and seeds — so that both run exactly the same code."""
 
-from . import adding, digits, gpt_choices, reverbnet, translation
+from . import adding, digits, gpt_choices, real_text, reverbnet, translation
 
-__all__ = ["adding", "digits", "gpt_choices", "reverbnet", "translation"]
+__all__ = ["adding", "digits", "gpt_choices", "real_text", "reverbnet", "translation"]
