@@ -5,7 +5,7 @@ topics for several seeds, and the n-gram baseline, and store the results.
 
 writes ``code/nnanatomy/results/real_text_sweep.json`` (shipped with the package): one record of
 ``nnanatomy.experiments.real_text.run`` per seed and the n-gram baseline. Single-threaded on the
-CPU, about eight minutes a seed (``--seeds`` splits the work between processes; each writes into
+CPU, about six minutes a seed (``--seeds`` splits the work between processes; each writes into
 the same file as it finishes).
 """
 

@@ -1,13 +1,13 @@
 """Run the translation sweep of chapters 04 and 05: the LSTM encoder–decoder without and with
-additive attention and chapter 05's Transformer on chained sentences, for several seeds, and
-store the results.
+additive attention, chapter 05's Transformer and its four ablations on chained sentences, for
+several seeds, and store the results.
 
     .venv/bin/python tools/translation_sweep.py --seeds 0 1 2
 
 writes ``code/nnanatomy/results/translation_sweep.json`` (shipped with the package): one record
-of ``nnanatomy.experiments.translation.run`` per architecture and seed. Chapter 04 plots the file
-and re-runs one configuration live, for fewer epochs, and compares it with the stored record.
-Every run is single-threaded on the CPU; about nine minutes in all on one core (``--archs``
+of ``nnanatomy.experiments.translation.run`` per architecture and seed. Chapters 04 and 05 read
+the file, re-run configurations live for fewer epochs, and compare them with the stored records.
+Every run is single-threaded on the CPU; about half an hour in all on one core (``--archs``
 splits the work between processes; each writes its runs into the same file as it finishes).
 """
 

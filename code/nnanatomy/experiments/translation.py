@@ -13,7 +13,7 @@ sentences and how many of those the model ends after two clauses. The architectu
   stack, pre-LN instead of post-LN.
 
 ``tools/translation_sweep.py`` runs them for three seeds and stores the results
-(``load_results``); chapter 04 plots them and re-runs one configuration live.
+(``load_results``); chapters 04 and 05 read them and re-run configurations live.
 """
 
 from __future__ import annotations
