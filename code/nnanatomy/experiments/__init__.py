@@ -1,6 +1,9 @@
 """Experiments that more than one place runs — a chapter live, and a script in ``tools/`` that
 runs all their configurations and seeds — so that both run exactly the same code."""
 
+from .. import _guard
 from . import adding, digits, gpt_choices, real_text, reverbnet, translation
+
+_guard.install(adding, digits, gpt_choices, real_text, reverbnet, translation)
 
 __all__ = ["adding", "digits", "gpt_choices", "real_text", "reverbnet", "translation"]

@@ -132,13 +132,3 @@ def load_depth_results(path: str | Path | None = None) -> dict:
     """
     return _stored.load(DEPTH_RESULTS, path, "a depth-sweep file")
 
-
-def _install_guard() -> None:
-    import sys
-
-    from .. import _guard
-
-    _guard.install(sys.modules[__name__])
-
-
-_install_guard()

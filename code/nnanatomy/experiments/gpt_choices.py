@@ -71,13 +71,3 @@ def load_results(path: str | Path | None = None) -> dict:
     """
     return _stored.load(RESULTS, path, "a sweep file")
 
-
-def _install_guard() -> None:
-    import sys
-
-    from .. import _guard
-
-    _guard.install(sys.modules[__name__])
-
-
-_install_guard()
