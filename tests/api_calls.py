@@ -545,7 +545,7 @@ CALLS.update({
     "models.transformer.Transformer": lambda: C(transformer.Transformer, (_tcfg(),)),
     "models.seq2seq.Seq2SeqConfig": lambda: C(models.Seq2SeqConfig, (12, 13), {"embed_dim": 4, "hidden_size": 6, "attention": True, "pad_id": 0}),
     "models.seq2seq.Seq2Seq": lambda: C(models.Seq2Seq, (models.Seq2SeqConfig(12, 13, embed_dim=4, hidden_size=6),)),
-    "models.seq2seq.Seq2Seq.forward": lambda: C(_seq2seq().forward, (T([[5, 6, 7, 2, 0]]), T([[1, 5, 6]]))),
+    "models.seq2seq.Seq2Seq.forward": lambda: C(_seq2seq().forward, (T([[5, 6, 7, 8, 2]]), T([[1, 5, 6]]))),
     "models.seq2seq.Seq2Seq.forward_with_attention": lambda: C(_seq2seq().forward_with_attention, (T([[5, 6, 7, 2, 0]]), T([[1, 5, 6]]))),
     "models.seq2seq.Seq2Seq.encode": lambda: C(_seq2seq().encode, (T([[5, 6, 7, 2, 0]]),)),
     "models.seq2seq.Seq2Seq.greedy_decode": lambda: C(_seq2seq().greedy_decode, (T([[5, 6, 7, 2, 0]]), 1, 2), {"max_len": 4}),

@@ -36,6 +36,20 @@ def test_padding_changes_nothing(attention):
         assert weights is None
 
 
+def test_the_lens_counts_it_on_meta():
+    """On meta there are no values, so no padding is known: every source sentence counts at full
+    length — equal to the real count when nothing is padded, an upper bound when something is."""
+    from nnanatomy import explore
+
+    model = _model()
+    full = (SRC[:1], TGT[:1])
+    real, meta = explore.summary(model, *full), explore.summary(model, *full, device="meta")
+    assert (meta.total_params, meta.total_macs) == (real.total_params, real.total_macs)
+    padded = (SRC[1:], TGT[1:])
+    real_padded = explore.summary(model, *padded)
+    assert explore.summary(model, *padded, device="meta").total_macs > real_padded.total_macs
+
+
 def test_additive_attention_is_the_formula():
     model = _model()
     states, padding, (s0, _) = model.encode(SRC)

@@ -296,7 +296,6 @@ class GPT(nn.Module):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def residual_stream_stds(model: GPT, ids: torch.Tensor) -> list[float]:
     """The standard deviation of the residual stream ``x`` (over batch, positions and features)
     after the embeddings and after every block, in eval mode: ``num_layers + 1`` numbers. Each
@@ -321,6 +320,7 @@ def residual_stream_stds(model: GPT, ids: torch.Tensor) -> list[float]:
     return stds
 
 
+@torch.no_grad()
 def sliding_cross_entropy(model: GPT, ids: torch.Tensor, batch_size: int = 64) -> float:
     """Mean next-token cross-entropy (nats) of ``model`` over a long 1-D token stream ``ids``.
 

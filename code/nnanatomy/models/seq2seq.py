@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .._checks import check_bool, check_int, outside
+from .._checks import check_bool, check_int, outside, without_values
 from ..runtime import eval_mode
 
 __all__ = ["AdditiveAttention", "Seq2Seq", "Seq2SeqConfig"]
@@ -89,18 +89,24 @@ class Seq2Seq(nn.Module):
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """``src (B, S)``, padded at the end → ``(states (B, S, 2H), padding (B, S), (s_0, c_0))``.
         The LSTMs run over the real words only (packed), so the backward direction starts at
-        each sentence's last word, not on its padding."""
+        each sentence's last word, not on its padding. On the meta device (``explore.summary(...,
+        device="meta")``) no values exist, so every sentence counts at full length."""
         self._check_ids(src, self.config.src_vocab_size, "src")
         padding = src == self.config.pad_id
-        lengths = (~padding).sum(1)
-        if bool((lengths == 0).any()):
-            raise ValueError("every source sentence needs at least one word (a row of src is all padding)")
-        real = torch.arange(src.shape[1], device=src.device)[None] < lengths[:, None]
-        if bool((real != ~padding).any()):
-            raise ValueError("src must be padded at the end only: a padding id sits before a word")
-        packed = pack_padded_sequence(self.src_embed(src), lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, (h_n, _) = self.encoder(packed)
-        states, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+        if without_values(src):
+            # meta (the lens counting on shapes): no values, so no padding is known; every
+            # sentence counts as full length, which is what packing a full batch computes
+            states, (h_n, _) = self.encoder(self.src_embed(src))
+        else:
+            lengths = (~padding).sum(1)
+            if bool((lengths == 0).any()):
+                raise ValueError("every source sentence needs at least one word (a row of src is all padding)")
+            real = torch.arange(src.shape[1], device=src.device)[None] < lengths[:, None]
+            if bool((real != ~padding).any()):
+                raise ValueError("src must be padded at the end only: a padding id sits before a word")
+            packed = pack_padded_sequence(self.src_embed(src), lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, (h_n, _) = self.encoder(packed)
+            states, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
         summary = torch.cat([h_n[0], h_n[1]], dim=-1)  # forward's last word, backward's first: (B, 2H)
         s0, c0 = torch.tanh(self.init_state(summary)).chunk(2, dim=-1)
         return states, padding, (s0.contiguous(), c0.contiguous())
