@@ -181,6 +181,12 @@ def _gpt_block_params() -> dict:
     return {k: v.detach().double().numpy() for k, v in gpt.state_dict().items()}
 
 
+def _moe_params() -> dict:
+    torch.manual_seed(0)
+    layer = models.MoEFeedForward(8, 6, num_experts=4, top_k=2, shared_experts=1)
+    return {f"ffn.{k}": v.detach().double().numpy() for k, v in layer.state_dict().items()}
+
+
 def _seq2seq() -> models.Seq2Seq:
     torch.manual_seed(0)
     return models.Seq2Seq(models.Seq2SeqConfig(12, 13, embed_dim=4, hidden_size=6))
@@ -621,10 +627,10 @@ CALLS.update({
     "models.gpt.sliding_cross_entropy": lambda: C(gpt.sliding_cross_entropy, (_gpt(), T([1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2])), {"batch_size": 4}),
     "models.moe.Expert": lambda: C(moe.Expert, (8, 16)),
     "models.moe.Expert.forward": lambda: C(moe.Expert(8, 16).forward, (_randn(3, 8),), nan_ok=("x",)),
-    "models.moe.MoEFeedForward": lambda: C(moe.MoEFeedForward, (8, 16), {"num_experts": 4, "top_k": 2, "capacity_factor": 1.5, "router_noise": 0.0}),
+    "models.moe.MoEFeedForward": lambda: C(moe.MoEFeedForward, (8, 16), {"num_experts": 4, "top_k": 2, "capacity_factor": 1.5, "router_noise": 0.0, "shared_experts": 1}),
     "models.moe.MoEFeedForward.forward": lambda: C(moe.MoEFeedForward(8, 16, num_experts=4).forward, (_randn(1, 3, 8),)),
     "models.moe.MoEFeedForward.active_parameters": lambda: C(moe.MoEFeedForward(8, 16, num_experts=4).active_parameters),
-    "models.moe.TopKRouter": lambda: C(moe.TopKRouter, (8, 4, 2), {"noise_std": 0.0}),
+    "models.moe.TopKRouter": lambda: C(moe.TopKRouter, (8, 4, 2), {"noise_std": 0.0, "renormalize": None}),
     "models.moe.TopKRouter.forward": lambda: C(moe.TopKRouter(8, 4, 2).forward, (_randn(3, 8),)),
     "models.moe.load_balancing_loss": lambda: C(moe.load_balancing_loss, (torch.softmax(_randn(3, 4), -1), T([[0, 1], [1, 2], [3, 0]]), 4), nan_ok=("probs",)),
     "models.ngram.NGramLM": lambda: C(ngram.NGramLM, (2,), {"discount": 0.75}),
@@ -912,6 +918,8 @@ CALLS.update({
         scratch.scaled_dot_product_attention_backward, (_nrandn(1, 3, 2, seed=3), _nrandn(1, 3, 4), _nrandn(1, 5, 4, seed=1), _nrandn(1, 5, 2, seed=2)),
         {"mask": np.array([[[False, False, False, True, True]]])}, nan_ok=("grad_out", "q", "k", "v")),
     "scratch.attention.gelu": lambda: C(scratch.gelu, (_nrandn(2, 3),), {"approximate": "tanh"}, nan_ok=("x",)),
+    "scratch.moe.moe_feed_forward": lambda: C(scratch.moe_feed_forward, (_nrandn(2, 3, 8), _moe_params(), "ffn", 2),
+                                              {"capacity_factor": 1.0, "renormalize": True}, nan_ok=("x",)),
     "scratch.attention.gpt_block": lambda: C(scratch.gpt_block, (_nrandn(1, 3, 8), _gpt_block_params(), "blocks.0", 2),
                                              {"eps": 1e-5, "gelu_approximate": "none"}, nan_ok=("x",)),
     "scratch.attention.multi_head_attention": lambda: C(scratch.multi_head_attention, (_nrandn(1, 3, 16), _nrandn(1, 4, 16, seed=1), _np_params(),
@@ -1021,6 +1029,10 @@ CALLS.update({
     "experiments.real_text.fingerprint": lambda: C(experiments.real_text.fingerprint, ("abc",)),
     "experiments.real_text.compressors": lambda: C(experiments.real_text.compressors, ("the cat sat. " * 20, "the dog sat. " * 5)),
     "experiments.gpt_choices.load_results": lambda: C(experiments.gpt_choices.load_results),
+    "experiments.moe.load_results": lambda: C(experiments.moe.load_results),
+    "experiments.moe.corpus": lambda: C(experiments.moe.corpus, ({"n_sentences": 20, "max_seq_len": 16},)),
+    "experiments.moe.make_config": lambda: C(experiments.moe.make_config, ("moe-shared", 30), {"recipe": {"d_model": 16}}),
+    "experiments.moe.collapse_stats": lambda: C(experiments.moe.collapse_stats, (np.array([[0.5, 0.25, 0.25, 0.0]]),), {"threshold": 0.01}),
     "experiments.translation.load_results": lambda: C(experiments.translation.load_results),
     "experiments.translation.make_model": lambda: C(experiments.translation.make_model, ("lstm-attention", _chained())),
     "experiments.translation.exact_match": lambda: (lambda c: C(experiments.translation.exact_match,
@@ -1032,6 +1044,7 @@ NOT_PROBED.update({
     "distributed.session": "a context manager that starts a process group when launched by torchrun; tests/test_distributed.py runs it in two processes",
     "distributed_demo.main": "the torchrun entry point (parses argv, trains); tests/test_distributed.py runs it",
     "experiments.translation.run": "one training run of the stored translation sweep (minutes); its arguments are checked by tests/test_seq2seq.py",
+    "experiments.moe.run": "one training run of chapter 07's stored sweep (seconds to a minute); tests/test_gpt_moe.py runs it on a tiny recipe and checks its arguments",
     "experiments.gpt_choices.run": "one training run of chapter 06's stored sweep (a minute); its arguments are checked by tests/test_gpt_moe.py",
     "experiments.real_text.run": "one training run of chapter 06's stored real-text sweep (minutes); its arguments are checked by tests/test_gpt_moe.py",
     "experiments.real_text.ngram_baseline": "fits n-grams to 420,000 characters (seconds); its arguments are checked by tests/test_gpt_moe.py",

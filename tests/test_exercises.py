@@ -307,3 +307,22 @@ def test_residual_growth_is_measured_by_the_checker():
     assert not gpt.check_residual_growth(stds[-1] / stds[0])
     with pytest.raises(TypeError):
         gpt.check_residual_growth("8")
+
+
+def test_capacity_drop_is_measured_by_the_checker():
+    import torch
+
+    from nnanatomy import models
+    from nnanatomy.exercises import moe as mex
+
+    torch.manual_seed(0)
+    layer = models.MoEFeedForward(64, 128, num_experts=8, top_k=2, capacity_factor=1.0).eval()
+    with torch.no_grad():
+        layer(torch.randn(4096, 64, generator=torch.Generator().manual_seed(0)))
+    dropped = float(layer.last_stats["dropped"])
+    assert 0 < dropped < 0.5
+    assert mex.check_capacity_drop(dropped)
+    assert not mex.check_capacity_drop(dropped * 100)  # a percentage
+    assert not mex.check_capacity_drop(dropped + 0.01)
+    with pytest.raises(TypeError):
+        mex.check_capacity_drop("0.04")

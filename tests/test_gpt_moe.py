@@ -226,6 +226,76 @@ def test_numpy_gpt_block_equals_pytorch(approximate):
         scratch.gelu(x.numpy(), "erf")
 
 
+@pytest.mark.parametrize("capacity_factor, shared", [(None, 0), (1.0, 0), (None, 1), (1.25, 2)])
+def test_numpy_moe_layer_equals_pytorch(capacity_factor, shared):
+    from nnanatomy import scratch
+
+    torch.manual_seed(1)
+    layer = models.MoEFeedForward(d_model=12, d_hidden=10, num_experts=5, top_k=2, capacity_factor=capacity_factor,
+                                  shared_experts=shared).double().eval()
+    x = torch.randn(3, 7, 12, dtype=torch.float64)
+    with torch.no_grad():
+        ref = layer(x)
+        weights, ids, _ = layer.router(x.reshape(-1, 12))
+    params = {f"ffn.{k}": v.numpy() for k, v in layer.state_dict().items()}
+    ours, stats = scratch.moe_feed_forward(x.numpy(), params, "ffn", 2, capacity_factor=capacity_factor)
+    np.testing.assert_allclose(ours, ref.numpy(), atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(stats["expert_ids"], ids.numpy())
+    np.testing.assert_allclose(stats["weights"], weights.numpy(), atol=1e-14)
+    np.testing.assert_allclose(stats["load"], layer.last_stats["load"].numpy(), atol=1e-7)
+    assert stats["dropped"] == pytest.approx(float(layer.last_stats["dropped"]), abs=1e-7)
+    assert stats["aux_loss"] == pytest.approx(float(layer.last_stats["aux_loss"]), rel=1e-12)
+    if capacity_factor == 1.0:
+        assert stats["dropped"] > 0  # the capacity path is exercised
+    assert layer.active_parameters() == sum(p.numel() for p in layer.router.parameters()) + (2 + shared) * 12 * 10 * 2 + (2 + shared) * 22
+    with pytest.raises(ValueError, match="prefix"):
+        scratch.moe_feed_forward(x.numpy(), params, "moe", 2)
+    with pytest.raises(ValueError, match="top_k"):
+        scratch.moe_feed_forward(x.numpy(), params, "ffn", 6)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 12\)"):
+        scratch.moe_feed_forward(x.numpy()[..., :5], params, "ffn", 2)
+
+
+def test_top1_router_learns_from_the_task():
+    """With one expert per token a renormalised weight is always 1 and the router gets no gradient
+    from the task; by default top-1 scales by the probability (Switch), as the NumPy layer does."""
+    from nnanatomy import scratch
+
+    torch.manual_seed(2)
+    x = torch.randn(6, 8, dtype=torch.float64)
+    grads = {}
+    for renormalize in (True, None):
+        layer = models.MoEFeedForward(8, 6, num_experts=4, top_k=1).double()
+        layer.router.renormalize = layer.router.renormalize if renormalize is None else renormalize
+        torch.manual_seed(3)
+        layer.load_state_dict(models.MoEFeedForward(8, 6, num_experts=4, top_k=1).double().state_dict())
+        layer(x).pow(2).sum().backward()
+        grads[renormalize] = layer.router.gate.weight.grad
+    assert grads[True] is None or float(grads[True].abs().max()) < 1e-15  # p / p: zero up to rounding
+    assert float(grads[None].abs().max()) > 1e-3
+    layer.eval()
+    params = {f"f.{k}": v.detach().numpy() for k, v in layer.state_dict().items()}
+    with torch.no_grad():
+        ours, stats = scratch.moe_feed_forward(x.numpy(), params, "f", 1)
+        np.testing.assert_allclose(ours, layer(x).numpy(), atol=1e-12, rtol=0)
+    assert (stats["weights"] < 1).all()
+    with pytest.raises(TypeError, match="renormalize"):
+        models.TopKRouter(8, 4, 1, renormalize="yes")
+
+
+def test_shared_experts_in_the_gpt():
+    config = models.GPTConfig(vocab_size=11, max_seq_len=8, d_model=16, num_heads=2, num_layers=1, ffn="moe",
+                              num_experts=4, top_k=1, shared_experts=1)
+    assert config.expert_hidden == 4 * 16 // 2  # equal active compute: one routed + one shared, each half width
+    model = models.GPT(config)
+    assert len(model.blocks[0].ffn.shared) == 1
+    dense = models.GPT(models.GPTConfig(vocab_size=11, max_seq_len=8, d_model=16, num_heads=2, num_layers=1))
+    router = 16 * 4
+    assert model.active_parameters() == dense.num_parameters() + router + 16  # two half-width MLPs: a second output bias
+    with pytest.raises(ValueError, match="shared_experts"):
+        models.GPTConfig(vocab_size=11, ffn="moe", shared_experts=-1)
+
+
 def test_gpt_choices_experiment_checks_arguments():
     from nnanatomy.experiments import gpt_choices
 
@@ -301,3 +371,33 @@ def test_real_text_sweep_is_stored():
         assert r["valid_bits_per_char"][best - 1] == min(r["valid_bits_per_char"])  # early stopping kept the best epoch
         assert r["test_bits_per_char_at_best"] == r["test_bits_per_char"][best - 1]
     assert results["ngram"]["order"] >= 3
+
+
+TINY_MOE = {"n_sentences": 20, "n_test_sentences": 5, "max_seq_len": 16, "d_model": 8, "num_heads": 2, "num_layers": 1,
+            "evaluations": 2, "load_every": 2}
+
+
+def test_moe_experiment_runs_and_checks_its_arguments():
+    from nnanatomy.experiments import moe
+
+    record = moe.run("moe-shared", 0, steps=5, recipe=TINY_MOE, return_model=True)
+    assert record["curve"]["step"] == [0, 2, 5] and record["steps"] == 5
+    assert record["curve"]["seconds"][0] == 0 and np.all(np.diff(record["curve"]["seconds"]) > 0)
+    assert np.array(record["loads"]).shape == (3, 1, 8)  # steps 1-2, 3-4, 5: one layer, eight experts
+    np.testing.assert_allclose(np.array(record["loads"]).sum(-1), 1.0, atol=1e-4)
+    model = record["model"]
+    assert len(model.blocks[0].ffn.shared) == 1 and model.blocks[0].ffn.top_k == 1
+    assert record["final_test"] == pytest.approx(models.gpt.sliding_cross_entropy(model, moe.corpus(TINY_MOE)["test_ids"]), abs=1e-5)
+    again = moe.run("moe-shared", 0, steps=5, recipe=TINY_MOE)
+    assert again["curve"]["test"] == record["curve"]["test"]  # the same seed, the same run
+    dense = moe.run("dense", 0, steps=2, recipe=TINY_MOE)
+    assert dense["loads"] == [] and dense["parameters"] == dense["active_parameters"]
+    for bad, error in (({"arm": "moe-large"}, ValueError), ({"seed": -1}, ValueError), ({"steps": 0}, ValueError),
+                       ({"recipe": {"layers": 3}}, ValueError), ({"recipe": [1]}, TypeError)):
+        kwargs = {"arm": "moe", "seed": 0, "steps": 2, "recipe": TINY_MOE, **bad}
+        with pytest.raises(error):
+            moe.run(**kwargs)
+    stats = moe.collapse_stats(np.array([[0.5, 0.5, 0.0, 0.0], [0.25, 0.25, 0.25, 0.25]]))
+    assert stats["starved"].tolist() == [2, 0] and stats["max_share"].tolist() == [0.5, 0.25]
+    with pytest.raises(ValueError, match="shares"):
+        moe.collapse_stats(np.array([0.5, 0.6]))

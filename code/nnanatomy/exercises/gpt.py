@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -77,33 +78,37 @@ def check_top_p(fn: Any, seed: int = 0) -> CheckResult:
     return verdict(True, "the nucleus matches for p = 0.5, 0.9 and 0.99.")
 
 
+@functools.lru_cache(maxsize=2)
+def _residual_growth(scaled: bool) -> float:
+    """The 64-block measurement of check_residual_growth (built once per process: two GPTs of
+    seven million parameters)."""
+    import torch
+
+    from ..models.gpt import GPT, residual_stream_stds
+
+    ids = torch.randint(0, 26, (8, 64), generator=torch.Generator().manual_seed(0))
+    with torch.random.fork_rng(devices=[]):  # the reader's random state is left as it was
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=26, max_seq_len=64, d_model=96, num_heads=4, num_layers=64, residual_init=scaled))
+    stds = residual_stream_stds(model, ids)
+    return stds[-1] / stds[1]
+
+
 @checker
 def check_residual_growth(answer: Any) -> CheckResult:
     """Exercise: how many times larger the residual stream's std is after the last of 64 blocks
     than after the first, for the chapter's GPT shape with plain (not residual-scaled)
     initialisation, measured as the chapter does (seed 0 for the weights and for the input). The
     checker measures it the same way and accepts 2 % either side."""
-    import torch
-
-    from ..models.gpt import GPT, residual_stream_stds
-
     if answer is None:
         return not_answered("replace None with stds[-1] / stds[1] of models.gpt.residual_stream_stds for the 64-block model.")
     if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
         raise AnswerTypeError(f"answer must be a finite number (a ratio of two stds), got {answer!r}")
-    ids = torch.randint(0, 26, (8, 64), generator=torch.Generator().manual_seed(0))
-
-    def growth(scaled: bool) -> float:
-        torch.manual_seed(0)
-        model = GPT(GPTConfig(vocab_size=26, max_seq_len=64, d_model=96, num_heads=4, num_layers=64, residual_init=scaled))
-        stds = residual_stream_stds(model, ids)
-        return stds[-1] / stds[1]
-
-    plain = growth(False)
+    plain = _residual_growth(False)
     if abs(float(answer) / plain - 1) <= 0.02:
         return verdict(True, f"{float(answer):.2f}× (measured: {plain:.2f}×, close to √64 = 8: each block adds an independent "
                              "contribution, so the variance grows in proportion to depth).")
-    if abs(float(answer) / growth(True) - 1) <= 0.02:
+    if abs(float(answer) / _residual_growth(True) - 1) <= 0.02:
         return verdict(False, "that is the residual-scaled model's growth; the exercise asks for plain initialisation.")
     return verdict(False, f"{float(answer):.2f} is not what the checker measured; divide the last std by the one after the "
                           "first block (stds[1]), not by the embeddings' (stds[0]).")

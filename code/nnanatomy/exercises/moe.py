@@ -11,7 +11,7 @@ from ..models.moe import MoEFeedForward, TopKRouter, load_balancing_loss
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_balance_loss", "check_moe_parameters", "check_router"]
+__all__ = ["check_balance_loss", "check_capacity_drop", "check_moe_parameters", "check_router"]
 
 
 @checker
@@ -78,3 +78,34 @@ def check_router(fn: Any, seed: int = 0) -> CheckResult:
             return verdict(False, "the experts are right but the weights are not: softmax over all experts first, then renormalise.")
         return verdict(False, "the experts are right; renormalise their probabilities to sum to 1.")
     return verdict(True, "experts and weights equal TopKRouter's.")
+
+
+def _fresh_drop(factor: float) -> float:
+    with torch.random.fork_rng(devices=[]):  # the reader's random state is left as it was
+        torch.manual_seed(0)
+        layer = MoEFeedForward(64, 128, num_experts=8, top_k=2, capacity_factor=factor).eval()
+    tokens = torch.randn(4096, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        layer(tokens)
+    return float(layer.last_stats["dropped"])
+
+
+@checker
+def check_capacity_drop(answer: Any) -> CheckResult:
+    """Exercise: the share of routing assignments an untrained MoE layer drops at capacity factor 1.
+    The layer is ``MoEFeedForward(64, 128, num_experts=8, top_k=2, capacity_factor=1.0)`` built
+    after ``torch.manual_seed(0)``, the tokens ``torch.randn(4096, 64)`` drawn from a generator
+    seeded with 0. The checker measures it the same way and accepts 0.002 either side."""
+    if answer is None:
+        return not_answered("replace None with float(layer.last_stats['dropped']) after one forward pass.")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number (a share between 0 and 1), got {answer!r}")
+    measured = _fresh_drop(1.0)
+    if abs(float(answer) - measured) <= 0.002:
+        return verdict(True, f"{float(answer):.3f} (measured: {measured:.3f}). Even a router nobody trained is uneven: "
+                             f"its random gate prefers some experts, so a buffer of exactly the fair share overflows; "
+                             f"at factor 1.25 the share is {_fresh_drop(1.25):.3f}, at 2 it is {_fresh_drop(2.0):.3f}.")
+    if abs(float(answer) / 100 - measured) <= 0.002:
+        return verdict(False, "that looks like a percentage; give the share as a fraction between 0 and 1.")
+    return verdict(False, f"{float(answer):.3f} is not what the checker measured; build the layer right after "
+                          "torch.manual_seed(0), and draw the tokens from torch.Generator().manual_seed(0).")

@@ -42,9 +42,10 @@ class GPTConfig:
     ffn: str = "dense"  # "dense" or "moe"
     num_experts: int = 8
     top_k: int = 2
-    expert_hidden: int | None = None  # default: ffn_mult · d_model / top_k (equal active compute)
+    expert_hidden: int | None = None  # default: ffn_mult · d_model / (top_k + shared_experts) (equal active compute)
     capacity_factor: float | None = None
     router_noise: float = 0.0
+    shared_experts: int = 0  # always-on experts next to the routed ones (DeepSeekMoE)
     tie_embeddings: bool = False  # output layer = token embedding (transposed), without a bias
     gelu_approximate: str = "none"  # "tanh" for GPT-2's GELU
     layer_norm_eps: float = 1e-5
@@ -88,6 +89,7 @@ class GPTConfig:
             check_real("GPTConfig.capacity_factor", self.capacity_factor, 0.0, low_open=True)
         if self.expert_hidden is not None:
             check_int("GPTConfig.expert_hidden", self.expert_hidden, 1)
+        check_int("GPTConfig.shared_experts", self.shared_experts, 0)
         for name in ("tie_embeddings", "residual_init"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}")
@@ -95,7 +97,7 @@ class GPTConfig:
             raise ValueError(f"GPTConfig.gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}")
         check_real("GPTConfig.layer_norm_eps", self.layer_norm_eps, 0.0, 1.0, low_open=True)
         if self.expert_hidden is None:
-            self.expert_hidden = self.ffn_mult * self.d_model // self.top_k
+            self.expert_hidden = self.ffn_mult * self.d_model // (self.top_k + self.shared_experts)
 
 
 class CausalSelfAttention(nn.Module):
@@ -166,7 +168,7 @@ class DecoderBlock(nn.Module):
         if config.ffn == "moe":
             self.ffn: nn.Module = MoEFeedForward(
                 config.d_model, config.expert_hidden, config.num_experts, config.top_k,
-                config.capacity_factor, config.router_noise,
+                config.capacity_factor, config.router_noise, config.shared_experts,
             )
         else:
             self.ffn = FeedForward(config)

@@ -1,5 +1,5 @@
 """Mixture of experts (chapter 07): several expert MLPs, a router that picks the top-k of them
-for every token, and the load-balancing loss that keeps the router from collapsing onto a few.
+for every token, and the load-balancing loss that keeps the experts' loads from drifting apart.
 
 ``MoEFeedForward`` has the call signature of the dense feed-forward block of
 :mod:`nnanatomy.models.gpt`, so the same decoder block takes either (``GPTConfig(ffn="moe")``).
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int, check_real, outside, without_values
+from .._checks import check_bool, check_int, check_real, outside, without_values
 
 __all__ = ["Expert", "MoEFeedForward", "TopKRouter", "load_balancing_loss"]
 
@@ -33,15 +33,25 @@ class Expert(nn.Module):
 class TopKRouter(nn.Module):
     """A linear layer scores every expert for every token; the top k are kept and their
     probabilities renormalised to sum to 1. Optional Gaussian noise on the logits during training
-    encourages exploration of other experts."""
+    encourages exploration of other experts.
 
-    def __init__(self, d_model: int, num_experts: int, top_k: int, noise_std: float = 0.0) -> None:
+    ``renormalize`` (default: only when ``top_k > 1``): with one expert per token, renormalising
+    makes every weight exactly 1, and the router would get no gradient from the task at all —
+    only from the balancing loss. The Switch Transformer therefore scales the single expert's
+    output by its router probability, as ``renormalize=False`` does.
+    """
+
+    def __init__(self, d_model: int, num_experts: int, top_k: int, noise_std: float = 0.0,
+                 renormalize: bool | None = None) -> None:
         super().__init__()
         num_experts = check_int("num_experts", num_experts, 1)
         top_k = check_int("top_k", top_k, 1, maximum=num_experts)
         noise_std = check_real("noise_std", noise_std, 0.0)
+        if renormalize is None:
+            renormalize = top_k > 1
+        renormalize = check_bool("renormalize", renormalize)
         self.gate = nn.Linear(d_model, num_experts, bias=False)
-        self.num_experts, self.top_k, self.noise_std = num_experts, top_k, noise_std
+        self.num_experts, self.top_k, self.noise_std, self.renormalize = num_experts, top_k, noise_std, renormalize
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``x (N, d)`` → ``(weights (N, k), expert ids (N, k), router probabilities (N, E))``."""
@@ -50,7 +60,9 @@ class TopKRouter(nn.Module):
             logits = logits + torch.randn_like(logits) * self.noise_std
         probs = torch.softmax(logits, dim=-1)
         top_p, top_i = probs.topk(self.top_k, dim=-1)  # (N, k)
-        return top_p / top_p.sum(dim=-1, keepdim=True), top_i, probs
+        if self.renormalize:
+            top_p = top_p / top_p.sum(dim=-1, keepdim=True)
+        return top_p, top_i, probs
 
 
 def _expert_counts(flat_ids: torch.Tensor, num_experts: int) -> torch.Tensor:
@@ -99,6 +111,10 @@ class MoEFeedForward(nn.Module):
             of a batch's N tokens; assignments beyond that are dropped (the residual connection
             around the block still carries the token).
         router_noise: standard deviation of the router's training noise.
+        shared_experts: experts every token passes through, unrouted, added with weight 1 next to
+            the routed ones (DeepSeekMoE's shared-expert isolation): common knowledge lives in them,
+            so the routed experts can specialise. A token's compute is that of
+            ``top_k + shared_experts`` experts.
 
     After each forward pass, ``last_stats`` holds the load-balancing loss (``aux_loss``, with
     gradient), the fraction of assignments per expert (``load``) and the dropped fraction.
@@ -108,14 +124,16 @@ class MoEFeedForward(nn.Module):
     may_skip_parameters = True
 
     def __init__(self, d_model: int, d_hidden: int, num_experts: int = 8, top_k: int = 2,
-                 capacity_factor: float | None = None, router_noise: float = 0.0) -> None:
+                 capacity_factor: float | None = None, router_noise: float = 0.0, shared_experts: int = 0) -> None:
         super().__init__()
         if num_experts < 1 or d_hidden < 1:
             raise ValueError(f"need num_experts >= 1 and d_hidden >= 1, got {num_experts}, {d_hidden}")
+        shared_experts = check_int("shared_experts", shared_experts, 0)
         if capacity_factor is not None:
             capacity_factor = check_real("capacity_factor", capacity_factor, 0.0, low_open=True)
         self.router = TopKRouter(d_model, num_experts, top_k, router_noise)
         self.experts = nn.ModuleList(Expert(d_model, d_hidden) for _ in range(num_experts))
+        self.shared = nn.ModuleList(Expert(d_model, d_hidden) for _ in range(shared_experts))
         self.num_experts, self.top_k, self.capacity_factor = num_experts, top_k, capacity_factor
         self.last_stats: dict[str, torch.Tensor] = {}
 
@@ -124,6 +142,8 @@ class MoEFeedForward(nn.Module):
         tokens = x.reshape(-1, shape[-1])  # (N, d)
         weights, expert_ids, probs = self.router(tokens)  # (N, k), (N, k), (N, E)
         out = torch.zeros_like(tokens)
+        for expert in self.shared:  # every token, weight 1
+            out = out + expert(tokens)
         capacity = None
         if self.capacity_factor is not None:
             capacity = math.ceil(self.capacity_factor * self.top_k * tokens.shape[0] / self.num_experts)
@@ -152,6 +172,6 @@ class MoEFeedForward(nn.Module):
         return out.reshape(shape)
 
     def active_parameters(self) -> int:
-        """Parameters a single token uses: the router and k experts."""
+        """Parameters a single token uses: the router, k routed experts and the shared ones."""
         per_expert = sum(p.numel() for p in self.experts[0].parameters())
-        return sum(p.numel() for p in self.router.parameters()) + self.top_k * per_expert
+        return sum(p.numel() for p in self.router.parameters()) + (self.top_k + len(self.shared)) * per_expert

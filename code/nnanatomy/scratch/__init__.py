@@ -38,6 +38,7 @@ from .gradcheck import numerical_gradient, relative_error
 from .layers import ACTIVATIONS, Dropout, Flatten, Layer, Linear, ReLU, Sigmoid, Tanh, relu, sigmoid, tanh
 from .losses import CrossEntropyLoss, MSELoss, log_softmax
 from .mlp import INITS, MLP, init_std
+from .moe import moe_feed_forward
 from .norm import BatchNorm2D
 from .optim import SGD, Adam
 from .pooling import AdaptiveAvgPool2D, MaxPool2D
@@ -92,6 +93,7 @@ __all__ = [
     "numerical_gradient",
     "padding_mask",
     "relative_error",
+    "moe_feed_forward",
     "relu",
     "scaled_dot_product_attention",
     "scaled_dot_product_attention_backward",
@@ -103,6 +105,6 @@ __all__ = [
 ]
 
 from .. import _guard
-from . import attention, conv, gradcheck, layers, losses, mlp, norm, optim, pooling, recurrent, training
+from . import attention, conv, gradcheck, layers, losses, mlp, moe, norm, optim, pooling, recurrent, training
 
-_guard.install(attention, conv, gradcheck, graph, layers, losses, mlp, norm, optim, pooling, recurrent, training)
+_guard.install(attention, conv, gradcheck, graph, layers, losses, mlp, moe, norm, optim, pooling, recurrent, training)
