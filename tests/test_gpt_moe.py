@@ -378,8 +378,17 @@ TINY_MOE = {"n_sentences": 20, "n_test_sentences": 5, "max_seq_len": 16, "d_mode
 
 
 def test_moe_experiment_runs_and_checks_its_arguments():
+    from nnanatomy import runtime
     from nnanatomy.experiments import moe
 
+    before = runtime.fix_threads(1)
+    try:
+        _check_moe_experiment(moe)
+    finally:
+        runtime.fix_threads(before)
+
+
+def _check_moe_experiment(moe) -> None:
     record = moe.run("moe-shared", 0, steps=5, recipe=TINY_MOE, return_model=True)
     assert record["curve"]["step"] == [0, 2, 5] and record["steps"] == 5
     assert record["curve"]["seconds"][0] == 0 and np.all(np.diff(record["curve"]["seconds"]) > 0)
