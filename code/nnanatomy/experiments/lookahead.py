@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import data, runtime
 from . import _stored
-from .._checks import check_bool, check_int
+from .._checks import check_bool, check_int, outside
 
 __all__ = ["ARMS", "RESULTS", "TASK", "Tagger", "left_to_right_ceiling", "load_results", "make", "run"]
 
@@ -76,7 +76,7 @@ class Tagger(nn.Module):
         """``x (B, T)`` digits → logits ``(B, T, 2)``."""
         if not isinstance(x, torch.Tensor) or x.dtype != torch.long or x.ndim != 2 or x.shape[1] == 0:
             raise TypeError("x must be a (B, T) torch.long tensor of digits with T >= 1")
-        if not x.is_meta and (int(x.min()) < 0 or int(x.max()) >= TASK["digits"]):
+        if outside(x, 0, TASK["digits"]):
             raise ValueError(f"x must hold digits in [0, {TASK['digits']})")
         out, _ = self.lstm(F.one_hot(x, TASK["digits"]).to(self.head.weight.dtype))
         return self.head(out)
