@@ -46,7 +46,36 @@ SOLUTIONS = [(nb, label, code) for nb in CHECKERS for label, code in sorted(_sol
 
 def _chapter_objects(label: str) -> dict:
     """What a solution uses from its chapter's notebook: for the sampling exercise of chapter 03,
-    a CharRNN and its vocabulary (untrained: the checker measures the model it is given)."""
+    a CharRNN and its vocabulary (untrained: the checker measures the model it is given); for the
+    zeroed-skip exercise of chapter 09, a U-Net of the chapter's recipe (untrained, likewise), its
+    test set and the chapter's helpers."""
+    if label == "ex-09-zero-skip":
+        import torch
+
+        from nnanatomy.experiments import segmentation
+        from nnanatomy.models.unet import UNet
+
+        torch.manual_seed(0)
+        unet = UNet(segmentation.make_config("skips")).eval()
+        x_test, y_test = segmentation._data()[2:]
+
+        def predictions(model):
+            with torch.no_grad():
+                return model.eval()(torch.tensor(x_test)).argmax(1).numpy()
+
+        return {"torch": torch, "unet": unet, "y_test": y_test, "edge": segmentation.boundary_mask(y_test),
+                "predictions": predictions, "segmentation": segmentation}
+    if label == "ex-10-repair":
+        import torch
+
+        from nnanatomy import judge
+        from nnanatomy.experiments import guidance
+        from nnanatomy.models.diffusion import ddim_sample
+
+        shared = guidance.setup()
+        return {"torch": torch, "judge": judge, "ddim_sample": ddim_sample, "shared": shared, "text_model": shared["model"],
+                "judge_model": shared["judge"], "schedule": shared["schedule"], "requested": shared["requested"],
+                "caption": shared["caption"], "empty": shared["empty"], "device": shared["device"]}
     if label != "ex-rnn-temperature":
         return {}
     import torch

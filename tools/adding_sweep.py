@@ -12,11 +12,10 @@ Every run is single-threaded on the CPU; about four minutes in all on a 2-core C
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from course import ROOT, store_results
+from course import ROOT, run_sweep
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import adding  # noqa: E402
@@ -31,21 +30,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
     args = parser.parse_args(argv)
     runtime.fix_threads(1)
-    out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() else {"runs": []}
-    done = {(r["cell"], r["forget_bias"], r["seed"]) for r in results["runs"]}
-    for seed in args.seeds:
-        for cell, bias in CONFIGS:
-            if (cell, bias, seed) in done:
-                continue
-            record = adding.run(cell, seed, forget_bias=bias)
-            results["runs"].append(record)
-            results["command"] = "python tools/adding_sweep.py  # runs already in the file are skipped"
-            store_results(out, results)
-            print(f"{cell:4s} b_f {str(bias):4s} seed {seed}: final test MSE {record['final_test_mse']:.2e}, "
-                  f"solved after {record['steps_to_solve']} steps ({record['seconds']:.0f} s)", flush=True)
+    jobs = [{"cell": cell, "seed": seed, "forget_bias": bias} for seed in args.seeds for cell, bias in CONFIGS]
+    run_sweep(Path(args.out), jobs, adding.run, command="python tools/adding_sweep.py  # runs already in the file are skipped",
+              order=lambda r: (r["seed"], CONFIGS.index((r["cell"], r["forget_bias"]))),
+              describe=lambda r: (f"{r['cell']:4s} b_f {str(r['forget_bias']):4s} seed {r['seed']}: final test MSE "
+                                  f"{r['final_test_mse']:.2e}, solved after {r['steps_to_solve']} steps ({r['seconds']:.0f} s)"))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -88,3 +88,40 @@ def store_results(path: pathlib.Path, results: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(results, indent=1))
     tmp.replace(path)
+
+
+def run_sweep(out: pathlib.Path, jobs: list[dict], run, *, command: str, order, workers: int = 1,
+              describe=None) -> dict:
+    """Run the ``jobs`` of a ``tools/`` sweep that are not yet in ``out`` and store each record as
+    it arrives (atomically, sorted by ``order(record)``).
+
+    A job is a dict of keyword arguments of ``run``; a job is done when a stored record holds the
+    same values under the same keys. ``workers`` > 1 runs jobs in that many processes, each on
+    one thread (the results are the same as one process's; the seconds are not). ``describe``
+    turns a record into the line printed for it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    results = json.loads(out.read_text()) if out.exists() else {"runs": []}
+    todo = [job for job in jobs if not any(all(r.get(k) == v for k, v in job.items()) for r in results["runs"])]
+
+    def keep(record: dict) -> None:
+        results["runs"].append(record)
+        results["runs"].sort(key=order)
+        results["command"] = command
+        store_results(out, results)
+        print(describe(record) if describe else record, flush=True)
+
+    if workers <= 1:
+        for job in todo:
+            keep(run(**job))
+    else:
+        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+            for record in [pool.submit(run, **job) for job in todo]:
+                keep(record.result())
+    return results
+
+
+def _one_thread() -> None:
+    from nnanatomy import runtime
+
+    runtime.fix_threads(1)

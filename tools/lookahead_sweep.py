@@ -11,11 +11,10 @@ all. Runs already in the file are skipped.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from course import ROOT, store_results
+from course import ROOT, run_sweep
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import lookahead  # noqa: E402
@@ -29,20 +28,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
     args = parser.parse_args(argv)
     runtime.fix_threads(1)
-    out = Path(args.out)
-    for seed in args.seeds:
-        for arm in lookahead.ARMS:
-            results = json.loads(out.read_text()) if out.exists() else {"runs": []}
-            if any((r["arm"], r["seed"]) == (arm, seed) for r in results["runs"]):
-                continue
-            record = lookahead.run(arm, seed)
-            results["runs"].append(record)
-            results["runs"].sort(key=lambda r: (list(lookahead.ARMS).index(r["arm"]), r["seed"]))
-            results["command"] = "python tools/lookahead_sweep.py  # runs already in the file are skipped"
-            store_results(out, results)
-            print(f"{arm:22s} seed {seed}: test accuracy by epoch {record['test_accuracy']} ({record['seconds']:.1f} s)", flush=True)
+    arms = list(lookahead.ARMS)
+    jobs = [{"arm": arm, "seed": seed} for seed in args.seeds for arm in arms]
+    run_sweep(Path(args.out), jobs, lookahead.run, command="python tools/lookahead_sweep.py  # runs already in the file are skipped",
+              order=lambda r: (arms.index(r["arm"]), r["seed"]),
+              describe=lambda r: f"{r['arm']:22s} seed {r['seed']}: test accuracy by epoch {r['test_accuracy']} ({r['seconds']:.1f} s)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

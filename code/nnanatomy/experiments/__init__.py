@@ -2,8 +2,8 @@
 runs all their configurations and seeds — so that both run exactly the same code."""
 
 from .. import _guard
-from . import adding, digits, gpt_choices, lookahead, moe, real_text, reverbnet, translation
+from . import adding, digits, gpt_choices, guidance, lookahead, moe, real_text, reverbnet, segmentation, translation
 
-_guard.install(adding, digits, gpt_choices, lookahead, moe, real_text, reverbnet, translation)
+_guard.install(adding, digits, gpt_choices, guidance, lookahead, moe, real_text, reverbnet, segmentation, translation)
 
-__all__ = ["adding", "digits", "gpt_choices", "lookahead", "moe", "real_text", "reverbnet", "translation"]
+__all__ = ["adding", "digits", "gpt_choices", "guidance", "lookahead", "moe", "real_text", "reverbnet", "segmentation", "translation"]

@@ -121,6 +121,21 @@ def _check_sampling(eps_model: object, schedule: object, shape: object, guidance
     return tuple(shape), check_real("guidance", guidance), check_device("device", device)
 
 
+def _check_interval(interval: object, steps: int) -> tuple[int, int] | None:
+    """``guidance_interval``: None (guide at every step) or ``(low, high)``, steps ``low <= t < high``."""
+    if interval is None:
+        return None
+    if (not isinstance(interval, (tuple, list)) or len(interval) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in interval)
+            or not 0 <= interval[0] < interval[1] <= steps):
+        raise ValueError(f"guidance_interval must be None or (low, high) with 0 <= low < high <= {steps}, got {interval!r}")
+    return int(interval[0]), int(interval[1])
+
+
+def _weight(guidance: float, interval: tuple[int, int] | None, t: int) -> float:
+    return guidance if interval is None or interval[0] <= t < interval[1] else 0.0
+
+
 def _check_conditioning(conditioning: object, null_conditioning: object) -> None:
     for name, value in (("conditioning", conditioning), ("null_conditioning", null_conditioning)):
         if value is not None and not isinstance(value, dict):
@@ -204,13 +219,17 @@ def ddim_sigma(schedule: NoiseSchedule, t: int, s: int, eta: float = 1.0) -> flo
 def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], *, guidance: float = 0.0,
                 conditioning: dict | None = None, null_conditioning: dict | None = None,
                 generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-                keep: tuple[int, ...] = ()) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+                keep: tuple[int, ...] = (), guidance_interval: tuple[int, int] | None = None,
+                ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
     """Ancestral sampling: start from x_T ~ N(0, I) and apply all T reverse steps.
 
-    Returns the samples and the intermediate x_t for every step listed in ``keep``.
+    Returns the samples and the intermediate x_t for every step listed in ``keep``. With
+    ``guidance_interval = (low, high)`` the guidance applies only at the steps ``low <= t < high``
+    (Kynkäänniemi et al., 2024); elsewhere the step is plain conditional.
     """
     shape, guidance, device = _check_sampling(eps_model, schedule, shape, guidance, device)
     _check_conditioning(conditioning, null_conditioning)
+    interval = _check_interval(guidance_interval, schedule.steps)
     if not isinstance(keep, (tuple, list)) or not all(isinstance(k, int) and not isinstance(k, bool) and 0 <= k < schedule.steps for k in keep):
         raise ValueError(f"keep must be a tuple of steps in [0, {schedule.steps}), got {keep!r}")
     x = _noise(shape, generator, device)
@@ -219,7 +238,7 @@ def ddpm_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
         if t in keep:
             trajectory[t] = x.clone()
         tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
-        eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)
+        eps = guided_eps(eps_model, x, tt, _weight(guidance, interval, t), conditioning, null_conditioning)
         z = _noise(shape, generator, device) if t > 0 else None
         x = reverse_step(schedule, x, t, eps, z)
     return x, trajectory
@@ -230,7 +249,7 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
                 guidance: float = 0.0, conditioning: dict | None = None, null_conditioning: dict | None = None,
                 generator: torch.Generator | None = None, device: torch.device | str = "cpu",
                 clip: float | None = 1.0, eta: float = 0.0, rederive_eps: bool = False,
-                dynamic_threshold: float | None = None) -> torch.Tensor:
+                dynamic_threshold: float | None = None, guidance_interval: tuple[int, int] | None = None) -> torch.Tensor:
     """DDIM on ``steps`` evenly strided steps of the T-step schedule; deterministic at ``eta = 0``.
 
     At each visited step the model's ε gives an estimate of x_0,
@@ -245,6 +264,7 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
     that the step stays consistent with x_t (the published code leaves ε̂ as the network gave it);
     ``dynamic_threshold=p`` replaces the fixed clip by Imagen's dynamic thresholding: per sample,
     ``s = max(1, the p-quantile of |x̂_0|)``, then x̂_0 is clipped to [−s, s] and divided by s.
+    ``guidance_interval = (low, high)`` guides only the visited steps ``low <= t < high``.
     """
     if not isinstance(rederive_eps, bool):
         raise TypeError(f"rederive_eps must be a bool, got {type(rederive_eps).__name__}")
@@ -257,12 +277,13 @@ def ddim_sample(eps_model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, 
     if clip is not None:
         clip = check_real("clip", clip, 0.0, low_open=True)  # x̂_0 clamped to [−clip, clip]
     eta = check_real("eta", eta, 0.0, 1.0)
+    interval = _check_interval(guidance_interval, schedule.steps)
     alpha_bars = schedule.alpha_bars
     visit = torch.linspace(schedule.steps - 1, 0, steps).round().long().tolist()
     x = _noise(shape, generator, device)
     for i, t in enumerate(visit):
         tt = torch.full((shape[0],), t, device=device, dtype=torch.long)
-        eps = guided_eps(eps_model, x, tt, guidance, conditioning, null_conditioning)
+        eps = guided_eps(eps_model, x, tt, _weight(guidance, interval, t), conditioning, null_conditioning)
         ab = float(alpha_bars[t])
         x0 = (x - (1 - ab) ** 0.5 * eps) / ab**0.5
         if dynamic_threshold is not None:
