@@ -76,6 +76,8 @@ def test_confusion_counts_every_pixel_once():
         seg.confusion(model, images, labels + 3)
     with pytest.raises(TypeError):
         seg.confusion(model, images, labels.astype(float))
+    with pytest.raises(ValueError, match="at least one"):
+        seg.confusion(model, images[:0], labels[:0])
 
 
 def test_arms_and_run_arguments():

@@ -20,3 +20,16 @@ def load(resource: str, path: str | Path | None, what: str) -> dict:
     if not isinstance(results, dict) or not isinstance(results.get("runs"), list):
         raise ValueError(f"{what} is a JSON object with a list of runs under 'runs'")
     return results
+
+
+def merge_recipe(recipe: dict | None, defaults: dict) -> dict:
+    """An experiment's recipe: ``defaults`` with the entries of ``recipe`` (None: the defaults)
+    in their place; a key that ``defaults`` lacks is refused."""
+    if recipe is None:
+        return dict(defaults)
+    if not isinstance(recipe, dict):
+        raise TypeError(f"recipe must be None or a dict of RECIPE's keys, got {type(recipe).__name__}")
+    unknown = sorted(set(recipe) - set(defaults))
+    if unknown:
+        raise ValueError(f"recipe has unknown keys {unknown}; RECIPE's are {sorted(defaults)}")
+    return {**defaults, **recipe}

@@ -58,14 +58,7 @@ def _check_arm(arm: object) -> str:
 
 
 def _recipe(recipe: dict | None) -> dict:
-    if recipe is None:
-        return dict(RECIPE)
-    if not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be None or a dict of RECIPE's keys, got {type(recipe).__name__}")
-    unknown = sorted(set(recipe) - set(RECIPE))
-    if unknown:
-        raise ValueError(f"recipe has unknown keys {unknown}; RECIPE's are {sorted(RECIPE)}")
-    return {**RECIPE, **recipe}
+    return _stored.merge_recipe(recipe, RECIPE)
 
 
 def corpus(recipe: dict | None = None) -> dict:

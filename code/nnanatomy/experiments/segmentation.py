@@ -89,14 +89,7 @@ def _loss(kind: str, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
 
 
 def _recipe(recipe: dict | None) -> dict:
-    if recipe is None:
-        return dict(RECIPE)
-    if not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be None or a dict of RECIPE's keys, got {type(recipe).__name__}")
-    unknown = sorted(set(recipe) - set(RECIPE))
-    if unknown:
-        raise ValueError(f"recipe has unknown keys {unknown}; RECIPE's are {sorted(RECIPE)}")
-    return {**RECIPE, **recipe}
+    return _stored.merge_recipe(recipe, RECIPE)
 
 
 def make_config(arm: str, recipe: dict | None = None) -> UNetConfig:
@@ -115,6 +108,8 @@ def confusion(model: torch.nn.Module, images: np.ndarray, labels: np.ndarray, ba
         raise ValueError(f"images must be (N, C, H, W) and labels (N, H, W), got {images.shape} and {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels must be integer classes, got {labels.dtype}")
+    if len(images) == 0:
+        raise ValueError("images must hold at least one image")
     batch = check_int("batch", batch, 1)
     check_finite("images", images)
     if labels.size and labels.min() < 0:
