@@ -11,11 +11,10 @@ Every run is single-threaded on the CPU; about four minutes in all on a 2-core C
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from course import ROOT, run_sweep
+from course import ROOT, run_sweep, sweep_parser
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import adding  # noqa: E402
@@ -25,9 +24,7 @@ CONFIGS = [("rnn", None), ("gru", None), ("lstm", None), ("lstm", 0.0), ("lstm",
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
+    parser = sweep_parser(__doc__, OUT)
     args = parser.parse_args(argv)
     runtime.fix_threads(1)
     jobs = [{"cell": cell, "seed": seed, "forget_bias": bias} for seed in args.seeds for cell, bias in CONFIGS]

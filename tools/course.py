@@ -6,6 +6,7 @@ The repository URL lives in ``_config.yml`` only; everything that points at the 
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 import re
@@ -88,6 +89,18 @@ def store_results(path: pathlib.Path, results: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(results, indent=1))
     tmp.replace(path)
+
+
+def sweep_parser(doc: str, out: pathlib.Path, *, workers: bool = False) -> argparse.ArgumentParser:
+    """The arguments every ``tools/`` sweep takes: ``--seeds`` (0 1 2), ``--out`` (``out``: runs
+    already in it are skipped) and, with ``workers``, ``--workers`` (processes, one thread each).
+    ``doc`` is the script's docstring; its first line describes the script."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", default=str(out), help="results file (runs already in it are skipped)")
+    if workers:
+        parser.add_argument("--workers", type=int, default=1)
+    return parser
 
 
 def run_sweep(out: pathlib.Path, jobs: list[dict], run, *, command: str, order, workers: int = 1,

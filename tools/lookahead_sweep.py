@@ -10,11 +10,10 @@ all. Runs already in the file are skipped.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from course import ROOT, run_sweep
+from course import ROOT, run_sweep, sweep_parser
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import lookahead  # noqa: E402
@@ -23,9 +22,7 @@ OUT = ROOT / "code" / "nnanatomy" / lookahead.RESULTS
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
+    parser = sweep_parser(__doc__, OUT)
     args = parser.parse_args(argv)
     runtime.fix_threads(1)
     arms = list(lookahead.ARMS)

@@ -14,14 +14,13 @@ minutes on a 2-core CPU. Runs already in the file are skipped.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from course import ROOT, store_results
+from course import ROOT, store_results, sweep_parser
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import moe  # noqa: E402
@@ -48,9 +47,7 @@ def _store(out: Path, results: dict, record: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
+    parser = sweep_parser(__doc__, OUT)
     args = parser.parse_args(argv)
     runtime.fix_threads(1)
     out = Path(args.out)

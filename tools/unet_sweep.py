@@ -13,11 +13,10 @@ process; about an hour with two workers on a 2-core CPU. Runs already in the fil
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from course import ROOT, run_sweep
+from course import ROOT, run_sweep, sweep_parser
 
 from nnanatomy import runtime  # noqa: E402
 from nnanatomy.experiments import segmentation  # noqa: E402
@@ -26,13 +25,10 @@ OUT = ROOT / "code" / "nnanatomy" / segmentation.RESULTS
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser = sweep_parser(__doc__, OUT, workers=True)
     parser.add_argument("--epochs", type=int, nargs="+", default=[6, 20])
     parser.add_argument("--long", type=int, nargs="*", default=[40, 80],
                         help="epochs of the convergence check: seed 0 of no-skips-wide at each, of no-skips at the first")
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--out", default=str(OUT), help="results file (runs already in it are skipped)")
     args = parser.parse_args(argv)
     runtime.fix_threads(1)
     jobs = [{"arm": arm, "seed": seed, "epochs": epochs}

@@ -7,6 +7,8 @@ False for NaN, so every range test here is written the other way round: what mus
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import math
 from typing import Any
 
@@ -109,6 +111,16 @@ def check_str(name: str, value: object, allow_none: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str{' or None' if allow_none else ''}, got {type(value).__name__}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
+    """``value`` if it is one of the strings ``choices``; TypeError for a non-str, ValueError otherwise."""
+    choices = sorted(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {choices}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
 

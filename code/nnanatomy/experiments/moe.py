@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from .. import data, runtime
 from . import _stored
-from .._checks import check_int
+from .._checks import check_choice, check_int
 from ..models.gpt import GPT, GPTConfig, sliding_cross_entropy
 
 __all__ = ["ARMS", "RECIPE", "RESULTS", "collapse_stats", "corpus", "load_results", "make_config", "run"]
@@ -50,11 +50,7 @@ RESULTS = "results/moe_sweep.json"
 
 
 def _check_arm(arm: object) -> str:
-    if not isinstance(arm, str):
-        raise TypeError(f"arm must be a str, one of {sorted(ARMS)}, got {type(arm).__name__}")
-    if arm not in ARMS:
-        raise ValueError(f"arm must be one of {sorted(ARMS)}, got {arm!r}")
-    return arm
+    return check_choice("arm", arm, ARMS)
 
 
 def _recipe(recipe: dict | None) -> dict:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from .. import data, runtime
 from . import _stored
-from .._checks import check_bool, check_finite, check_int, check_real, outside, without_values
+from .._checks import check_bool, check_choice, check_finite, check_int, check_real, outside, without_values
 from ..models.unet import UNet, UNetConfig
 
 __all__ = ["ARMS", "RECIPE", "RESULTS", "boundary_mask", "confusion", "dice_loss", "iou_per_class", "load_results",
@@ -47,11 +47,7 @@ RESULTS = "results/unet_sweep.json"
 
 
 def _check_arm(arm: object) -> str:
-    if not isinstance(arm, str):
-        raise TypeError(f"arm must be a str, one of {sorted(ARMS)}, got {type(arm).__name__}")
-    if arm not in ARMS:
-        raise ValueError(f"arm must be one of {sorted(ARMS)}, got {arm!r}")
-    return arm
+    return check_choice("arm", arm, ARMS)
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
