@@ -64,6 +64,8 @@ class Call:
     ``checker`` marks an exercise checker, whose every answer must end in a verdict.
     ``accepts_any`` lists arguments that take any value by design (``runtime.move_to`` passes
     non-tensors through): a mutation of them that is accepted is fine.
+    ``seconds`` replaces HANG_SECONDS for a call whose valid run takes seconds by design (it
+    synthesises a whole data split): long enough for a slow, loaded CPU, short enough to catch a hang.
     """
 
     fn: Callable[..., Any]
@@ -72,6 +74,7 @@ class Call:
     nan_ok: tuple[str, ...] = ()
     checker: bool = False
     accepts_any: tuple[str, ...] = ()
+    seconds: float | None = None
 
 
 @dataclasses.dataclass
@@ -304,7 +307,7 @@ def _alarm(signum: int, frame: Any) -> None:
 
 def invoke(call: Call) -> tuple[Any, BaseException | None]:
     old = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, call.seconds or HANG_SECONDS)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -375,7 +378,7 @@ def classify(call: Call, expectation: str, baseline_finite: bool, label: str, na
         torch.set_grad_enabled(grad_before)
         return "e", f"left autograd {'enabled' if grad_before is False else 'disabled'} ({'raised' if exc else 'returned'})"
     if isinstance(exc, Hang):
-        return "d", f"ran longer than {HANG_SECONDS:.0f} s"
+        return "d", f"ran longer than {call.seconds or HANG_SECONDS:.0f} s"
     if exc is not None:
         corrupted = [type(v).__name__ for v, s in snapshots if not _unchanged(s, v)]
         if self_obj is not None and not _unchanged(self_snapshot, self_obj):

@@ -76,6 +76,22 @@ def _chapter_objects(label: str) -> dict:
         return {"torch": torch, "judge": judge, "ddim_sample": ddim_sample, "shared": shared, "text_model": shared["model"],
                 "judge_model": shared["judge"], "schedule": shared["schedule"], "requested": shared["requested"],
                 "caption": shared["caption"], "empty": shared["empty"], "device": shared["device"]}
+    if label == "ex-11-block-off":
+        import torch
+
+        from nnanatomy.experiments import dit as dit_exp
+        from nnanatomy.models.pretrained import load_pretrained
+
+        dit_model, _ = load_pretrained("dit-class")
+        d = dit_exp._digits()
+
+        @torch.no_grad()
+        def heldout_mse(model, **conditioning):  # the chapter's, on its held-out digits, steps and noise
+            model.eval()
+            return float((model(d["x_eval"], d["t_eval"], **conditioning) - d["noise_eval"]).pow(2).mean())
+
+        return {"torch": torch, "dit_model": dit_model, "device": torch.device("cpu"), "y_test": d["y_test"],
+                "heldout_mse": heldout_mse}
     if label != "ex-rnn-temperature":
         return {}
     import torch
@@ -234,6 +250,34 @@ def test_dit_checkers_catch_the_usual_mistakes():
     assert not dit.check_unpatchify(wrong_order)
     assert not dit.check_patch_shape((8, 128, 64))
     assert dit.check_modulate(lambda x, shift, scale: x * (1 + scale[:, None]) + shift[:, None])
+
+
+def test_block_off_checker_measures_and_leaves_the_model_alone():
+    import torch
+
+    from nnanatomy.experiments import dit as dit_exp
+    from nnanatomy.models.dit import DiT, DiTConfig
+
+    torch.manual_seed(0)
+    model = DiT(dit_exp.make_config("adaln-zero"))
+    for p in model.parameters():  # an untrained adaLN-Zero DiT is the zero map: give its gates something to switch off
+        torch.nn.init.normal_(p, std=0.05)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    intact = dit_exp.heldout_mse(model)
+    handle = model.blocks[2].register_forward_hook(lambda m, args, out: args[0])
+    off = dit_exp.heldout_mse(model)
+    handle.remove()
+    assert off != intact
+    model.train()
+    assert dit.check_block_off(model, 2, off) and model.training  # its mode restored
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items()) and not model.blocks[2]._forward_hooks
+    assert not dit.check_block_off(model, 2, off * 1.02)
+    assert "every block on" in dit.check_block_off(model, 2, intact).message
+    assert not dit.check_block_off(model, 2, None)
+    for bad in ((model, 4, off), (model, "2", off), (model, 2, "0.1"), (model, 2, float("nan")), (torch.nn.Linear(2, 2), 0, off),
+                (DiT(DiTConfig(conditioning="adaln")), 0, off)):
+        with pytest.raises(TypeError):
+            dit.check_block_off(*bad)
 
 
 def test_separation_checkers_catch_the_usual_mistakes():

@@ -198,11 +198,55 @@ def test_dit_conditioning_variants():
     out = added(x[:1].expand(2, -1, -1, -1), t[:2], torch.tensor([3, 4]))
     assert (out[0] - out[1]).abs().max() > 0
     with pytest.raises(ValueError, match="conditioning"):
-        DiTConfig(conditioning="cross-attention")
+        DiTConfig(conditioning="film")
     with pytest.raises(ValueError, match="t must be"):
         zero(x, torch.tensor([1, 2]), y)
     with pytest.raises(TypeError, match="integer"):
         zero(x, t, y.float())
+
+
+def test_dit_in_context_and_cross_attention_as_the_paper_describes():
+    """The paper's two other ways in (Peebles & Xie, 2023, section 3.2): t and y as two more tokens
+    read by plain blocks, or as a length-two sequence each block cross-attends to."""
+    config = dict(image_size=8, patch=2, hidden=32, depth=2, num_heads=4)
+    x, t, y = torch.randn(3, 1, 8, 8), torch.tensor([1, 500, 999]), torch.tensor([0, 5, 10])
+    torch.manual_seed(0)
+    ctx = DiT(DiTConfig(**config, conditioning="in-context"))
+    torch.manual_seed(0)
+    added = DiT(DiTConfig(**config, conditioning="add"))
+    assert ctx.num_parameters() == added.num_parameters()  # the same plain blocks; only where c goes differs
+    assert all(b.adaLN_modulation is None and b.cross_attn is None for b in ctx.blocks) and ctx.final_layer.adaLN_modulation is None
+    # by hand: the two condition tokens lead the sequence, pass through the blocks and are dropped
+    with torch.no_grad():
+        pair = torch.stack([ctx.t_embedder(t), ctx.y_embedder(y)], dim=1)
+        tokens = torch.cat([pair, ctx.x_embedder(x) + ctx.pos_embed], dim=1)
+        for block in ctx.blocks:
+            tokens = tokens + block.attn(block.norm1(tokens))
+            tokens = tokens + block.mlp(block.norm2(tokens))
+        expected = ctx.unpatchify(ctx.final_layer.linear(ctx.final_layer.norm_final(tokens[:, 2:])))
+        torch.testing.assert_close(ctx(x, t, y), expected)
+    assert (ctx(x[:1].expand(2, -1, -1, -1), t[:1].expand(2), torch.tensor([3, 4])).diff(dim=0)).abs().max() > 0
+    torch.manual_seed(0)
+    cross = DiT(DiTConfig(**config, conditioning="cross-attention"))
+    d = 32
+    extra = 2 * (2 * d + (d * d + d) + (d * 2 * d + 2 * d) + (d * d + d))  # per block: norm_cross, q, kv, proj
+    assert cross.num_parameters() == added.num_parameters() + extra
+    block = cross.blocks[0]
+    h = torch.randn(3, 16, d)
+    with torch.no_grad():
+        pair = torch.stack([cross.t_embedder(t), cross.y_embedder(y)], dim=1)
+        # cross-attention by hand: each token's query against the two condition vectors' keys
+        q = block.cross_attn.q(block.norm_cross(h + block.attn(block.norm1(h))))
+        k, v = block.cross_attn.kv(pair).chunk(2, dim=-1)
+        heads = lambda z: z.reshape(3, z.shape[1], 4, 8).transpose(1, 2)  # noqa: E731
+        w = (heads(q) @ heads(k).transpose(-1, -2) / 8**0.5).softmax(-1)
+        attended = block.cross_attn.proj((w @ heads(v)).transpose(1, 2).reshape(3, 16, d))
+        mid = h + block.attn(block.norm1(h)) + attended
+        torch.testing.assert_close(block(h, pair), mid + block.mlp(block.norm2(mid)))
+    with pytest.raises(ValueError, match="context"):
+        block(h, pair[:2])
+    with pytest.raises(ValueError, match="tokens"):
+        block.cross_attn(h, pair[:, :, :8])
 
 
 def test_set_measures_of_the_judge():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..models.dit import DiT, DiTBlock, DiTConfig, PatchEmbed, modulate
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_adaln_parameters", "check_modulate", "check_patch_shape", "check_unpatchify"]
+__all__ = ["check_adaln_parameters", "check_block_off", "check_modulate", "check_patch_shape", "check_unpatchify"]
 
 
 @checker
@@ -79,3 +80,47 @@ def check_modulate(fn: Any) -> CheckResult:
         return verdict(False, "the shape is right, the values are not: x·(1 + scale) + shift, "
                               "with sample b's shift and scale applied to every token of sample b.")
     return verdict(True, "equal to nnanatomy.models.dit.modulate.")
+
+
+def _mse_without(model: DiT, block: int | None) -> float:
+    """Held-out ε-MSE of ``model`` with block ``block`` replaced by the identity (None: intact).
+    A forward hook returns the block's input as its output; it is removed afterwards."""
+    from ..experiments.dit import heldout_mse
+
+    was_training = model.training
+    handle = model.blocks[block].register_forward_hook(lambda module, args, out: args[0]) if block is not None else None
+    try:
+        return heldout_mse(model)
+    finally:
+        if handle is not None:
+            handle.remove()
+        model.train(was_training)
+
+
+@checker
+def check_block_off(model: Any, block: Any, answer: Any) -> CheckResult:
+    """Exercise "Which block does the work?": the held-out ε-prediction MSE of the chapter's
+    trained DiT when block ``block`` is switched off — its two gates set to zero, so that the block
+    passes its input through unchanged, as adaLN-Zero starts it. The checker measures it by making
+    the block the identity (a forward hook, removed afterwards; the model is left as it was), on the
+    chapter's held-out digits, steps and noise, and accepts 0.5 % either side."""
+    if answer is None:
+        return not_answered("replace None with the held-out MSE you measured (a positive number).")
+    if not isinstance(model, DiT) or model.config.conditioning != "adaln-zero" or model.config.image_size != 8:
+        raise AnswerTypeError(f"model must be the chapter's trained DiT (adaLN-Zero, 8 × 8 digits), got {type(model).__name__}")
+    depth = model.config.depth
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or not 0 <= int(block) < depth:
+        raise AnswerTypeError(f"block must be an int from 0 to {depth - 1}, got {block!r}")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number (the held-out MSE), got {answer!r}")
+    intact = _mse_without(model, None)
+    off = _mse_without(model, int(block))
+    answer = float(answer)
+    if abs(answer - off) <= 0.005 * off:
+        return verdict(True, f"{answer:.4f} (measured: {off:.4f}, against {intact:.4f} with every block: "
+                             f"{off / intact:.2f} times the error without block {int(block)}).")
+    if abs(answer - intact) <= 0.005 * intact:
+        return verdict(False, "that is the MSE with every block on: the gates were not zeroed (set the gate_msa and "
+                              "gate_mlp chunks of adaLN_modulation's output to zero, or pass the block's input through).")
+    return verdict(False, f"{answer:.4f} is not what the checker measured; switch off blocks[{int(block)}] only, and measure "
+                          "with heldout_mse on the chapter's held-out digits.")

@@ -8,10 +8,13 @@ the attention branch and for the MLP branch. The map is initialised to zero, so 
 starts as the identity and the final layer outputs zero — training begins from a network that
 does nothing, and learns how much each block should contribute.
 
-For the chapter's ablation, ``DiTConfig.conditioning`` also builds the two alternatives:
-``"adaln"`` (the same modulation, default-initialised instead of zero) and ``"add"`` — the
+For the chapter's ablation, ``DiTConfig.conditioning`` also builds the alternatives: the paper's
+``"adaln"`` (the same modulation, default-initialised instead of zero), ``"in-context"`` (the
+embeddings of t and y become two extra tokens of the sequence, read by plain pre-LN blocks and
+dropped after the last block) and ``"cross-attention"`` (t and y form a length-two sequence that
+every block attends to in a cross-attention layer after its self-attention), and ``"add"`` — the
 source notes' sketch, where the conditioning vector is added to every token once and the blocks
-are plain pre-LN Transformer blocks.
+are plain pre-LN Transformer blocks. The plain variants end in a plain LayerNorm and Linear.
 
 The modules and their names are those of the official implementation (facebookresearch/DiT,
 ``models.py``): ``x_embedder.proj``, ``t_embedder.mlp``, ``y_embedder.embedding_table``, a fixed
@@ -35,7 +38,7 @@ from torch.nn import functional as F
 
 from .._checks import check_int, check_real, outside
 
-__all__ = ["CONDITIONINGS", "PAPER_MODELS", "Attention", "DiT", "DiTBlock", "DiTConfig", "FinalLayer", "LabelEmbedder",
+__all__ = ["CONDITIONINGS", "PAPER_MODELS", "Attention", "CrossAttention", "DiT", "DiTBlock", "DiTConfig", "FinalLayer", "LabelEmbedder",
            "Mlp", "PatchEmbed", "TimestepEmbedder", "modulate", "sincos_2d", "timestep_embedding"]
 
 
@@ -129,6 +132,34 @@ class Attention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
+class CrossAttention(nn.Module):
+    """Multi-head attention of the tokens ``x (B, N, D)`` to a context ``(B, L, D)``: queries from
+    ``x`` (``q = Linear(D, D)``), keys and values from the context (``kv = Linear(D, 2D)``), then
+    ``proj = Linear(D, D)`` — the extra layer of the paper's cross-attention DiT block."""
+
+    def __init__(self, hidden: int, num_heads: int) -> None:
+        super().__init__()
+        hidden, num_heads = check_int("hidden", hidden, 1), check_int("num_heads", num_heads, 1)
+        if hidden % num_heads:
+            raise ValueError(f"hidden {hidden} must be divisible by num_heads {num_heads}")
+        self.num_heads = num_heads
+        self.q = nn.Linear(hidden, hidden)
+        self.kv = nn.Linear(hidden, 2 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        _check_tokens(x, self.proj.in_features)
+        _check_tokens(context, self.proj.in_features)
+        if context.shape[0] != x.shape[0]:
+            raise ValueError(f"context must have the batch size of x ({x.shape[0]}), got {context.shape[0]}")
+        b, n, d = x.shape
+        h = self.num_heads
+        q = self.q(x).reshape(b, n, h, d // h).transpose(1, 2)  # (B, H, N, d_head)
+        k, v = self.kv(context).reshape(b, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)  # (B, H, L, d_head)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
 class Mlp(nn.Module):
     """``fc2(GELU_tanh(fc1(x)))``: the Transformer's position-wise MLP, named as timm names it."""
 
@@ -163,23 +194,32 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)  # (B, N, D)
 
 
-CONDITIONINGS = ("adaln-zero", "adaln", "add")
+CONDITIONINGS = ("adaln-zero", "adaln", "in-context", "cross-attention", "add")
+ADAPTIVE = ("adaln-zero", "adaln")  # the variants whose LayerNorms the condition modulates
 
 
 class DiTBlock(nn.Module):
     """Pre-LN Transformer block whose LayerNorms are modulated by the conditioning (adaLN-Zero).
 
     ``conditioning="adaln"`` keeps the modulation but initialises it like any Linear layer;
-    ``"add"`` is a plain pre-LN block (LayerNorms with their own γ, β; no modulation, ``c`` unused).
+    ``"in-context"`` and ``"add"`` are plain pre-LN blocks (LayerNorms with their own γ, β; no
+    modulation, ``c`` unused); ``"cross-attention"`` adds a pre-LN cross-attention layer
+    (``norm_cross``, ``cross_attn``) after the self-attention, and ``c`` is then its context
+    ``(B, L, D)``. For the adaptive variants ``c`` is the conditioning vector ``(B, D)``.
     """
 
     def __init__(self, hidden: int, num_heads: int, mlp_ratio: float = 4.0, conditioning: str = "adaln-zero") -> None:
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
-        adaptive = conditioning != "add"
+        adaptive = conditioning in ADAPTIVE
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         self.attn = Attention(hidden, num_heads)
+        if conditioning == "cross-attention":
+            self.norm_cross = nn.LayerNorm(hidden, eps=1e-6)
+            self.cross_attn = CrossAttention(hidden, num_heads)
+        else:
+            self.norm_cross = self.cross_attn = None
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         self.mlp = Mlp(hidden, int(hidden * mlp_ratio))
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden)) if adaptive else None
@@ -188,8 +228,10 @@ class DiTBlock(nn.Module):
             nn.init.zeros_(self.adaLN_modulation[1].bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        if self.adaLN_modulation is None:  # plain pre-LN block
+        if self.adaLN_modulation is None:  # plain pre-LN block (with cross-attention to c, if it has one)
             x = x + self.attn(self.norm1(x))
+            if self.cross_attn is not None:
+                x = x + self.cross_attn(self.norm_cross(x), c)
             return x + self.mlp(self.norm2(x))
         shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = self.adaLN_modulation(c).chunk(6, dim=1)
         x = x + gate_msa[:, None] * self.attn(modulate(self.norm1(x), shift_msa, scale_msa))
@@ -198,13 +240,13 @@ class DiTBlock(nn.Module):
 
 class FinalLayer(nn.Module):
     """adaLN-modulated LayerNorm, then Linear(D, p²·C) back to pixels — zero-initialised
-    (``"adaln"``: default-initialised; ``"add"``: a plain LayerNorm and Linear)."""
+    (``"adaln"``: default-initialised; the plain variants: a plain LayerNorm and Linear)."""
 
     def __init__(self, hidden: int, patch: int, out_channels: int, conditioning: str = "adaln-zero") -> None:
         super().__init__()
         if conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {conditioning!r}")
-        adaptive = conditioning != "add"
+        adaptive = conditioning in ADAPTIVE
         self.norm_final = nn.LayerNorm(hidden, elementwise_affine=not adaptive, eps=1e-6)
         self.linear = nn.Linear(hidden, patch * patch * out_channels)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden)) if adaptive else None
@@ -237,7 +279,7 @@ class DiTConfig:
     num_heads: int = 4
     mlp_ratio: float = 4.0
     num_classes: int = 10  # label num_classes is the "no class" token of classifier-free guidance
-    conditioning: str = "adaln-zero"  # or "adaln" (not zero-initialised), "add" (the source's sketch)
+    conditioning: str = "adaln-zero"  # or "adaln" (not zero-initialised), "in-context", "cross-attention", "add" (the source's sketch)
     learn_sigma: bool = False  # the paper also predicts the variance: 2·C output channels
     frequency_embedding_size: int = 64  # sinusoid frequencies of the step t (the paper: 256)
     time_mlp_width: int | None = 256  # width of the step's MLP (None: hidden, as in the paper)
@@ -351,6 +393,17 @@ class DiT(nn.Module):
         if outside(y, 0, cfg.num_classes + 1):
             raise ValueError(f"labels must be in [0, {cfg.num_classes}] ({cfg.num_classes} = no class)")
         tokens = self.x_embedder(x) + self.pos_embed  # (B, N, D)
+        if cfg.conditioning in ("in-context", "cross-attention"):  # t and y stay two separate vectors
+            pair = torch.stack([self.t_embedder(t), self.y_embedder(y)], dim=1)  # (B, 2, D)
+            if cfg.conditioning == "in-context":  # two more tokens, treated like the patches, dropped at the end
+                tokens = torch.cat([pair, tokens], dim=1)
+                for block in self.blocks:
+                    tokens = block(tokens, pair)
+                tokens = tokens[:, 2:]
+            else:
+                for block in self.blocks:
+                    tokens = block(tokens, pair)
+            return self.unpatchify(self.final_layer(tokens, pair))
         c = self.t_embedder(t) + self.y_embedder(y)  # (B, D): when, and what
         if cfg.conditioning == "add":  # the source's sketch: the condition joins every token once
             tokens = tokens + c[:, None]
