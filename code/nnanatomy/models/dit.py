@@ -111,16 +111,20 @@ class LabelEmbedder(nn.Module):
         return self.embedding_table(labels)
 
 
+def _check_heads(hidden: object, num_heads: object) -> tuple[int, int]:
+    hidden, num_heads = check_int("hidden", hidden, 1), check_int("num_heads", num_heads, 1)
+    if hidden % num_heads:
+        raise ValueError(f"hidden {hidden} must be divisible by num_heads {num_heads}")
+    return hidden, num_heads
+
+
 class Attention(nn.Module):
     """Multi-head self-attention with one fused Q/K/V projection, as DiT's (timm's) ``Attention``:
     ``qkv = Linear(D, 3D)``, ``softmax(Q Kᵀ/√d_head) V`` per head, then ``proj = Linear(D, D)``."""
 
     def __init__(self, hidden: int, num_heads: int) -> None:
         super().__init__()
-        hidden, num_heads = check_int("hidden", hidden, 1), check_int("num_heads", num_heads, 1)
-        if hidden % num_heads:
-            raise ValueError(f"hidden {hidden} must be divisible by num_heads {num_heads}")
-        self.num_heads = num_heads
+        hidden, self.num_heads = _check_heads(hidden, num_heads)
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.proj = nn.Linear(hidden, hidden)
 
@@ -139,10 +143,7 @@ class CrossAttention(nn.Module):
 
     def __init__(self, hidden: int, num_heads: int) -> None:
         super().__init__()
-        hidden, num_heads = check_int("hidden", hidden, 1), check_int("num_heads", num_heads, 1)
-        if hidden % num_heads:
-            raise ValueError(f"hidden {hidden} must be divisible by num_heads {num_heads}")
-        self.num_heads = num_heads
+        hidden, self.num_heads = _check_heads(hidden, num_heads)
         self.q = nn.Linear(hidden, hidden)
         self.kv = nn.Linear(hidden, 2 * hidden)
         self.proj = nn.Linear(hidden, hidden)
