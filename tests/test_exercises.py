@@ -92,6 +92,14 @@ def _chapter_objects(label: str) -> dict:
 
         return {"torch": torch, "dit_model": dit_model, "device": torch.device("cpu"), "y_test": d["y_test"],
                 "heldout_mse": heldout_mse}
+    if label == "ex-a3-forget":
+        import torch
+
+        from nnanatomy import data
+        from nnanatomy.experiments import lab as lab_exp
+        from nnanatomy.models.lab import SequenceRegressor
+
+        return {"torch": torch, "data": data, "lab_exp": lab_exp, "SequenceRegressor": SequenceRegressor}
     if label != "ex-rnn-temperature":
         return {}
     import torch

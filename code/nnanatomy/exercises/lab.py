@@ -12,7 +12,7 @@ from ..models.lab import GCNLayer
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_gcn_layer", "check_normalized_entry", "check_vit_tokens"]
+__all__ = ["check_forget_bias_gradient", "check_gcn_layer", "check_normalized_entry", "check_vit_tokens"]
 
 
 @checker
@@ -69,3 +69,47 @@ def check_gcn_layer(fn: Any, seed: int = 0) -> CheckResult:
     if np.allclose(got, no_loops, atol=1e-10):
         return verdict(False, "add the self-loops first: Â = D^{-1/2}(A + I)D^{-1/2}, degrees counted with them.")
     return verdict(False, "differs from D^{-1/2}(A + I)D^{-1/2} · H · Wᵀ + b.")
+
+
+def _forget_bias_ratios(bias: float = 3.0, seed: int = 0) -> tuple[float, float]:
+    """``‖∂ŷ/∂x_1‖ / ‖∂ŷ/∂x_T‖`` of the untrained LSTM regressor of the appendix (hidden 48,
+    seed ``seed``) on 256 adding-problem sequences of 50 steps (seed 1): as initialised, and with
+    the forget-gate rows of ``core.bias_ih_l0`` filled with ``bias``."""
+    from .. import data
+    from ..experiments.lab import gradient_through_time
+    from ..models.lab import SequenceRegressor
+
+    x = torch.tensor(data.adding_problem(256, 50, seed=1)[0])
+    with torch.random.fork_rng(devices=[]):  # seeded here, the reader's random state left as it was
+        torch.manual_seed(seed)
+        model = SequenceRegressor("lstm", hidden=48, max_len=50)
+    ratios = []
+    for step in range(2):
+        if step:
+            with torch.no_grad():
+                model.core.bias_ih_l0[48:96] = bias  # PyTorch's gate order: input, forget, cell, output
+        g = gradient_through_time(model, x)
+        ratios.append(float(g[0] / g[-1]))
+    return ratios[0], ratios[1]
+
+
+@checker
+def check_forget_bias_gradient(answer: Any) -> CheckResult:
+    """Exercise 4: the gradient ratio ``‖∂ŷ/∂x_1‖ / ‖∂ŷ/∂x_T‖`` of the untrained LSTM once its
+    forget-gate bias is 3 — measured here again and compared with the reader's measurement."""
+    if answer is None:
+        return not_answered("replace None with the ratio you measured (a number).")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)) or not math.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+    before, after = _forget_bias_ratios()
+    if answer > 0 and abs(math.log(answer / after)) < 0.05:
+        return verdict(True, f"measured here too: {after:.3g}, against {before:.2g} as initialised — "
+                             f"{after / before:.1e} times more gradient reaches the first step, because "
+                             f"σ(3) ≈ 0.95 of the cell is kept at each step instead of about half.")
+    if answer > 0 and abs(math.log(answer / before)) < 0.5:
+        return verdict(False, "that is the ratio as initialised; set the forget-gate bias first "
+                              "(rows 48–95 of core.bias_ih_l0) and measure again.")
+    if answer > 0 and abs(math.log(answer / (after / before))) < 0.05:
+        return verdict(False, "that is how many times the ratio grew; the question asks for the ratio itself.")
+    return verdict(False, f"{answer:.3g} is not what the same measurement gives here; use seed 0, hidden 48, "
+                          "data.adding_problem(256, 50, seed=1) and g[0] / g[-1].")

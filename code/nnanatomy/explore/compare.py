@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -32,6 +32,7 @@ class ComparisonEntry:
     seconds: float
     metric: float
     history: train.History
+    model: nn.Module | None = field(default=None, repr=False, compare=False)  # the trained model
 
 
 @dataclass
@@ -105,7 +106,8 @@ def compare(
     FLOPs are counted on ``example_inputs`` (give a batch of one for FLOPs per example). The
     training memory (Adam: parameters, gradients, two moments, activations) is counted on the
     first training batch when ``train_data`` yields ``(inputs, targets)`` pairs of tensors, and
-    on ``example_inputs`` otherwise (for data that is one batch, such as a whole graph)."""
+    on ``example_inputs`` otherwise (for data that is one batch, such as a whole graph). Every
+    entry keeps its trained model (``entry.model``)."""
     if not isinstance(builders, Mapping) or not builders:
         raise TypeError("builders must be a non-empty mapping of name → function returning a model")
     if not all(callable(b) for b in builders.values()):
@@ -153,4 +155,4 @@ def _compare_one(name, build, seed, example_inputs, training_inputs, train_data,
     if metric not in history.metrics:
         raise ValueError(f"evaluate() returned {sorted(history.metrics)}, not the metric {metric!r}")
     return ComparisonEntry(name, anatomy.total_params, anatomy.total_flops, at_batch.training_memory("adam")["total"],
-                           history.total_seconds, history.metrics[metric][-1], history)
+                           history.total_seconds, history.metrics[metric][-1], history, model)

@@ -482,8 +482,9 @@ def memory(model: nn.Module, *inputs: Any, loss_fn: Callable[[Any], torch.Tensor
         checkpoint: names of submodules (e.g. ``["blocks.0", "blocks.1"]``) run under
             ``torch.utils.checkpoint`` (non-reentrant): they keep their inputs, not their saved
             tensors, and recompute in backward.
-        measure: also run a real step and measure its peak (CPU: the profiler's memory
-            timeline; CUDA: ``max_memory_allocated``).
+        measure: also run a real step and measure its peak (CPU: the profiler's allocation
+            and free events on top of the bytes the step starts with; CUDA:
+            ``max_memory_allocated``).
 
     Returns:
         a :class:`MemoryReport`: per module the bytes saved for backward and of its own

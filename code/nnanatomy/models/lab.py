@@ -16,7 +16,8 @@ from torch import nn
 from .dit import PatchEmbed
 from .transformer import EncoderLayer, TransformerConfig
 
-__all__ = ["GNN", "GATLayer", "GCNLayer", "NodeMLP", "SAGELayer", "SequenceRegressor", "ViTClassifier", "normalized_adjacency"]
+__all__ = ["GNN", "GATLayer", "GCNLayer", "NodeMLP", "SAGELayer", "SequenceRegressor", "ViTClassifier", "edge_list",
+           "gcn_propagate_edges", "normalized_adjacency"]
 
 
 def _encoder_layer(width: int, heads: int) -> EncoderLayer:
@@ -93,9 +94,53 @@ def normalized_adjacency(adj: torch.Tensor) -> torch.Tensor:
     return d[:, None] * a * d[None, :]
 
 
+def edge_list(adj: torch.Tensor) -> torch.Tensor:
+    """The edges of a dense 0/1 adjacency ``(N, N)`` as an index tensor ``(2, E)``: one column
+    per nonzero ``A_ij``, row 0 the sender ``j``, row 1 the receiver ``i`` (an undirected edge
+    appears once in each direction). Memory ``2E`` integers instead of ``N²`` numbers."""
+    if not isinstance(adj, torch.Tensor) or adj.ndim != 2 or adj.shape[0] != adj.shape[1] or not adj.is_floating_point():
+        raise ValueError(f"adjacency must be a square float tensor (N, N), got {_describe(adj)}")
+    if not bool(((adj == 0) | (adj == 1)).all()):
+        raise ValueError("edge_list takes a 0/1 adjacency (an edge list carries no weights)")
+    receiver, sender = adj.nonzero().T
+    return torch.stack([sender, receiver])
+
+
+def _describe(x: object) -> str:
+    return f"{tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def _is_edge_list(adj: torch.Tensor) -> bool:
+    return not adj.is_floating_point() and adj.ndim == 2 and adj.shape[0] == 2
+
+
+def _check_edges(edges: torch.Tensor, num_nodes: int) -> None:
+    if edges.dtype != torch.long:
+        raise ValueError(f"an edge list is a (2, E) torch.long tensor, got {_describe(edges)}")
+    if edges.numel() and (int(edges.min()) < 0 or int(edges.max()) >= num_nodes):
+        raise ValueError(f"edge list refers to nodes outside 0..{num_nodes - 1}")
+
+
+def gcn_propagate_edges(h: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """``Â h`` by message passing along the edges (no ``N × N`` matrix): every node keeps
+    ``h_i / d_i`` (its self-loop) and receives ``h_j / √(d_i d_j)`` from each sender ``j``, with
+    ``d`` the degrees counting the self-loop. Equal to ``normalized_adjacency(A) @ h`` (tested);
+    time and memory grow with the edges, ``O(E·F)``, not with ``N²``."""
+    if not isinstance(h, torch.Tensor) or h.ndim != 2:
+        raise ValueError(f"node features must be a tensor (N, F), got {_describe(h)}")
+    if not isinstance(edges, torch.Tensor) or not _is_edge_list(edges):
+        raise ValueError(f"edges must be a (2, E) torch.long tensor from edge_list, got {_describe(edges)}")
+    _check_edges(edges, len(h))
+    sender, receiver = edges
+    degree = torch.bincount(receiver, minlength=len(h)).to(h.dtype) + 1  # + the self-loop
+    weight = (degree[sender] * degree[receiver]).rsqrt()
+    return (h / degree[:, None]).index_add(0, receiver, h[sender] * weight[:, None])
+
+
 class GCNLayer(nn.Module):
     """``H' = Â H W + b`` (Kipf & Welling, 2017): every node averages its neighbours and itself,
-    weighted by 1/√(d_i d_j)."""
+    weighted by 1/√(d_i d_j). ``adj`` is a dense float adjacency ``(N, N)`` (Â as a matrix) or an
+    edge list ``(2, E)`` from :func:`edge_list` (Â by message passing along the edges)."""
 
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -103,6 +148,8 @@ class GCNLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_features))
 
     def forward(self, h: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
+        if _is_edge_list(adj):
+            return gcn_propagate_edges(self.linear(h), adj) + self.bias
         return normalized_adjacency(adj) @ self.linear(h) + self.bias  # the bias after propagation
 
 
@@ -147,7 +194,8 @@ class GATLayer(nn.Module):
 
 class GNN(nn.Module):
     """Two graph layers of one kind with a ReLU between: node features ``(N, F)`` and a dense
-    adjacency ``(N, N)`` → class logits ``(N, C)``."""
+    adjacency ``(N, N)`` — or, for GCN, an edge list ``(2, E)`` from :func:`edge_list` — → class
+    logits ``(N, C)``."""
 
     LAYERS = {"gcn": GCNLayer, "gat": GATLayer, "sage": SAGELayer}
 
@@ -160,8 +208,15 @@ class GNN(nn.Module):
         self.layer2 = self.LAYERS[kind](hidden, num_classes)
 
     def forward(self, x: torch.Tensor, adj: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 2 or adj.shape != (len(x), len(x)):
-            raise ValueError(f"GNN expects features (N, F) and adjacency (N, N), got {tuple(x.shape)} and {tuple(adj.shape)}")
+        if not isinstance(x, torch.Tensor) or not isinstance(adj, torch.Tensor) or x.ndim != 2:
+            raise ValueError(f"GNN expects features (N, F) and an adjacency, got {_describe(x)} and {_describe(adj)}")
+        if _is_edge_list(adj):
+            if self.kind != "gcn":
+                raise ValueError(f"only the GCN takes an edge list here; a {self.kind.upper()} needs the dense adjacency (N, N)")
+            _check_edges(adj, len(x))
+        elif adj.shape != (len(x), len(x)) or not adj.is_floating_point():
+            raise ValueError(f"GNN expects features (N, F) and a float adjacency (N, N) or an edge list (2, E), "
+                             f"got {_describe(x)} and {_describe(adj)}")
         return self.layer2(F.relu(self.layer1(x, adj)), adj)
 
 

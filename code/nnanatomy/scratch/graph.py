@@ -8,7 +8,7 @@ import numpy as np
 
 from ._checks import as_float_array
 
-__all__ = ["gat_layer", "gcn_layer", "laplacian", "normalized_adjacency", "sage_layer"]
+__all__ = ["chebyshev_filter", "gat_layer", "gcn_layer", "laplacian", "normalized_adjacency", "sage_layer", "spectral_filter"]
 
 
 def _check(adj: np.ndarray, h: np.ndarray | None = None, **weights: np.ndarray) -> None:
@@ -81,3 +81,38 @@ def gat_layer(adj: np.ndarray, h: np.ndarray, weight: np.ndarray, att_src: np.nd
         alpha /= alpha.sum()
         out[i] = alpha @ wh[js]
     return out + bias
+
+
+def spectral_filter(adj: np.ndarray, h: np.ndarray, response) -> np.ndarray:
+    """A spectral graph convolution ``U g(Λ) Uᵀ h``: the features ``h`` (N, F) taken to the
+    graph's frequencies (the eigenvectors ``U`` of the normalised Laplacian, eigenvalues ``Λ``),
+    each frequency ``λ`` scaled by ``response(λ)``, and taken back. An ``O(N³)`` eigendecomposition
+    and ``O(N²)`` per filter: the definition, not a layer to train."""
+    _check(adj, h)
+    if not callable(response):
+        raise TypeError(f"response must be a function of the eigenvalues, got {type(response).__name__}")
+    values, vectors = np.linalg.eigh(laplacian(adj))
+    gain = np.asarray(response(values), dtype=np.float64)
+    if gain.shape != values.shape or not np.isfinite(gain).all():
+        raise ValueError(f"response(λ) must return one finite number per eigenvalue, shape {values.shape}")
+    return vectors @ (gain[:, None] * (vectors.T @ h))
+
+
+def chebyshev_filter(adj: np.ndarray, h: np.ndarray, theta, lambda_max: float = 2.0) -> np.ndarray:
+    """``Σ_k θ_k T_k(L̃) h`` with ``L̃ = 2L/λ_max − I`` (Defferrard et al., 2016), by Chebyshev's
+    recurrence ``T_k(L̃)h = 2L̃ T_{k−1}(L̃)h − T_{k−2}(L̃)h``: multiplications by L only, no
+    eigenvectors. Equal to :func:`spectral_filter` with ``response(λ) = Σ_k θ_k T_k(2λ/λ_max − 1)``;
+    with K + 1 coefficients a node's output depends on nodes at most K hops away."""
+    _check(adj, h)
+    theta = as_float_array("theta", theta, ndim=1)
+    if len(theta) == 0:
+        raise ValueError("theta needs at least one coefficient")
+    if isinstance(lambda_max, bool) or not isinstance(lambda_max, (int, float)) or not 0 < lambda_max < np.inf:
+        raise ValueError(f"lambda_max must be a positive number, got {lambda_max!r}")
+    scaled = 2 * laplacian(adj) / lambda_max - np.eye(len(adj))
+    previous, current = h, scaled @ h  # T_0 h, T_1 h
+    out = theta[0] * previous
+    for k in range(1, len(theta)):
+        out = out + theta[k] * current
+        previous, current = current, 2 * scaled @ current - previous
+    return out
