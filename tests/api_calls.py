@@ -505,6 +505,9 @@ def _exercise_calls() -> dict[str, Any]:
 
 
 CALLS.update(_exercise_calls())
+# synthesises the test split (100 utterances, seconds on a loaded CPU) before it judges
+CALLS["exercises.speech.check_codebook_pnmi"] = lambda: C(exercises.speech.check_codebook_pnmi, (0,), checker=True, seconds=60.0)
+CALLS["exercises.speech.check_k500_pnmi"] = lambda: C(exercises.speech.check_k500_pnmi, (0,), checker=True, seconds=90.0)
 
 
 def _seq(x: torch.Tensor) -> torch.Tensor:
@@ -654,7 +657,7 @@ CALLS.update({
     "models.conformer.ConvSubsampling.output_length": lambda: C(conformer.ConvSubsampling.output_length, (16,)),
     "models.bestrq.BestRQ": lambda: C(bestrq.BestRQ, (_ccfg(),), {"codebook_size": 8, "code_dim": 4, "mask_prob": 0.2, "mask_span": 2, "noise_std": 0.1}),
     "models.bestrq.BestRQ.forward": lambda: C(_bestrq().eval().forward, (_randn(2, 16, 16), T([16, 12]))),
-    "models.bestrq.BestRQ.loss": lambda: C(_bestrq().loss, (_randn(2, 32, 16), T([32, 28])), {"generator": _g()}),
+    "models.bestrq.BestRQ.loss": lambda: C(_bestrq().loss, (_randn(2, 32, 16), T([32, 28])), {"generator": _g(), "targets": None}),
     "models.bestrq.RandomProjectionQuantizer": lambda: C(bestrq.RandomProjectionQuantizer, (16,), {"stack": 4, "codebook_size": 8, "code_dim": 4}),
     "models.bestrq.RandomProjectionQuantizer.forward": lambda: C(bestrq.RandomProjectionQuantizer(16, codebook_size=8, code_dim=4).forward, (_randn(2, 16, 16),)),
     "models.bestrq.mask_with_noise": lambda: C(bestrq.mask_with_noise, (_randn(2, 4, 3), T([[True, False, False, True]] * 2)), {"std": 0.1, "generator": _g()},
@@ -1056,6 +1059,10 @@ CALLS.update({
     "experiments.guidance.load_results": lambda: C(experiments.guidance.load_results),
     "experiments.dit.load_results": lambda: C(experiments.dit.load_results),
     "experiments.lab.load_results": lambda: C(experiments.lab.load_results),
+    "experiments.speech_design.load_results": lambda: C(experiments.speech_design.load_results),
+    "experiments.speech_design.build": lambda: C(experiments.speech_design.build, ("conformer", "mfcc-kmeans")),
+    "experiments.speech_design.targets_for": lambda: C(experiments.speech_design.targets_for, ("transformer", "random-projection", _corpus(),
+                                                                                             speech.log_mel_features(_corpus())[0])),
     "experiments.lab.gradient_through_time": lambda: C(experiments.lab.gradient_through_time,
                                                        (lab.SequenceRegressor("gru", hidden=4), _randn(2, 5, 2)), nan_ok=("x",)),
     "experiments.lab.graphs": lambda: C(experiments.lab.graphs, (0,), {"epochs": 1, "device": "cpu"}),
@@ -1079,6 +1086,8 @@ NOT_PROBED.update({
     "distributed_demo.main": "the torchrun entry point (parses argv, trains); tests/test_distributed.py runs it",
     "experiments.translation.run": "one training run of the stored translation sweep (minutes); its arguments are checked by tests/test_seq2seq.py",
     "experiments.segmentation.run": "one training run of chapter 09's stored U-Net sweep (a minute or more); tests/test_segmentation.py checks its arguments, and the chapter repeats two stored runs live",
+    "experiments.speech_design.run": "pre-trains one cell of chapter 08's 2 x 2 design (15-25 minutes) and probes it; tests/test_speech_design.py checks its arguments, tools/speech_sweep.py runs it",
+    "experiments.speech_design.probe": "probes every block of an encoder on three synthesised splits (about a minute); tools/speech_sweep.py runs it, the chapters read its stored results",
     "experiments.lab.images": "appendix A3's image tournament (about 10 s at one epoch and more); tests/test_lab.py runs one epoch and checks its arguments",
     "experiments.lab.sequences": "appendix A3's sequence tournament (seconds per epoch); tests/test_lab.py runs one epoch and checks its arguments",
     "experiments.lab.run": "one tournament of A3's stored sweep at the full recipe (seconds to a minute); tests/test_lab.py checks its arguments, the appendix repeats seed 0 live",

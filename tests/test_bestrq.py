@@ -100,3 +100,24 @@ def test_bestrq_masked_input_is_noise_and_quantizer_untouched_by_training():
         opt.step()
     assert torch.equal(model.quantizer.projection, before[0]) and torch.equal(model.quantizer.codebook, before[1])
     assert all(name.startswith(("encoder.", "head.")) for name, _ in model.named_parameters())
+
+
+def test_bestrq_loss_with_given_targets():
+    torch.manual_seed(0)
+    model = _tiny_bestrq(mask_prob=0.2, mask_span=4)
+    x, lengths = torch.randn(3, 42, 16), torch.tensor([42, 33, 20])
+    codes = model.quantizer(x)  # (3, 10): what BEST-RQ predicts by itself
+    own, _ = model.loss(x, lengths, generator=torch.Generator().manual_seed(2))
+    given, info = model.loss(x, lengths, generator=torch.Generator().manual_seed(2),
+                             targets=torch.cat([codes, torch.full((3, 1), -1)], dim=1))  # encoder-rate length, -1 past the end
+    assert torch.allclose(own, given)  # the quantizer's codes, given: the same loss
+    other = torch.randint(0, 32, (3, 11))
+    other[0, :5] = -1  # frames without a label never count
+    loss, info = model.loss(x, lengths, generator=torch.Generator().manual_seed(2), targets=other)
+    selected = info["selected"]
+    assert not selected[0, :5].any() and selected.shape == (3, 10)
+    assert torch.allclose(loss, F.cross_entropy(info["logits"][:, :10][selected], other[:, :10][selected]))
+    with pytest.raises(ValueError, match="codebook_size"):
+        model.loss(x, lengths, targets=torch.full((3, 11), 32))
+    with pytest.raises(ValueError, match="integer labels"):
+        model.loss(x, lengths, targets=torch.zeros(3, 11))

@@ -92,6 +92,18 @@ def _chapter_objects(label: str) -> dict:
 
         return {"torch": torch, "dit_model": dit_model, "device": torch.device("cpu"), "y_test": d["y_test"],
                 "heldout_mse": heldout_mse}
+    if label in ("ex-08a-codebook", "ex-08b-k500"):
+        import torch
+
+        from nnanatomy import speech
+        from nnanatomy.exercises.speech import _mfcc_splits, _test_split
+        from nnanatomy.models.bestrq import RandomProjectionQuantizer
+
+        if label == "ex-08a-codebook":
+            return {"RandomProjectionQuantizer": RandomProjectionQuantizer, "test_feats": _test_split()[0],
+                    "test_set": speech.corpus("test"), "speech": speech, "torch": torch}
+        probe_mfcc, test_mfcc, test_labels = _mfcc_splits()
+        return {"speech": speech, "probe_mfcc": probe_mfcc, "test_mfcc": test_mfcc, "test_labels": test_labels}
     if label == "ex-a3-forget":
         import torch
 

@@ -42,20 +42,23 @@ STACK = 4  # input frames per encoder frame
 #: ±4 dB per octave, and formant glides over the first 40 % of a voiced unit after a voiced one;
 #: utterances are words of a 200-word lexicon, so context predicts units as in a real language
 CORPUS = dict(snr_db=(5.0, 15.0), formant_scale=(0.8, 1.25), tilt_db=(-4.0, 4.0), glide=0.4, lexicon_size=200)
-#: pre-training (shipped checkpoints), probe training and test sets: one seed each, so each draws its own speakers
+#: pre-training (shipped checkpoints), probe training and test sets: one seed each, so each draws its own speakers.
+#: "heldout" is the test set's seed — the same eight speakers, drawn first — speaking 100 words the
+#: other splits never use (words 200–299 of the same lexicon, whose first 200 are everyone else's)
 SPLITS = {"pretrain": dict(n_utterances=2000, n_speakers=200, seed=0),
           "probe": dict(n_utterances=200, n_speakers=24, seed=2),
-          "test": dict(n_utterances=100, n_speakers=8, seed=1)}
+          "test": dict(n_utterances=100, n_speakers=8, seed=1),
+          "heldout": dict(n_utterances=100, n_speakers=8, seed=1, lexicon_size=300, lexicon_part=(200, 300))}
 #: how the shipped checkpoints were pre-trained (tools/train_checkpoints.py)
 PRETRAINING = dict(batch_size=16, lr=1e-3, steps=4000, n_mels=64, mfcc_clusters=100, iter2_clusters=100, iter2_layer=1,
                    kmeans_seed=0)
 
 
 def corpus(split: str) -> list[data.PhoneUtterance]:
-    """The utterances of split ``"pretrain"``, ``"probe"`` or ``"test"`` (deterministic)."""
+    """The utterances of split ``"pretrain"``, ``"probe"``, ``"test"`` or ``"heldout"`` (deterministic)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
-    return data.phone_corpus(**SPLITS[split], **CORPUS)
+    return data.phone_corpus(**{**CORPUS, **SPLITS[split]})
 
 
 def _check_corpus(corpus) -> None:
@@ -90,19 +93,22 @@ def quantizer_labels(utterance: data.PhoneUtterance) -> np.ndarray:
 
 
 def encoder_rate_frames(features: Sequence[torch.Tensor], corpus: Sequence[data.PhoneUtterance],
-                        stack: int = 1) -> list[np.ndarray]:
+                        stack: int = 1, start: int = 0) -> list[np.ndarray]:
     """The log-mel frames a baseline probe reads at the encoder's rate: for encoder frame ``t``,
-    input frame ``4t`` — or, with ``stack = 4``, frames ``4t … 4t+3`` concatenated (clipped at
-    the end), the span one quantizer label covers. ``(T', stack · n_mels)`` per utterance."""
+    input frame ``4t`` — or, with ``stack = 4``, frames ``4t … 4t+3`` concatenated, the span one
+    quantizer label covers; in general frames ``4t + start … 4t + start + stack − 1`` (``stack =
+    21, start = −10``: ±10 frames of context around ``4t``), clipped at both ends of the
+    utterance. ``(T', stack · n_mels)`` per utterance."""
     _check_corpus(corpus)
     _check_features(features)
     if len(features) != len(corpus):
         raise ValueError(f"features must have one entry per utterance ({len(corpus)}), got {len(features)}")
-    stack = check_int("stack", stack, 1, maximum=64)
+    stack = check_int("stack", stack, 1, maximum=256)
+    start = check_int("start", start, -256, maximum=256)
     out = []
     for f, u in zip(features, corpus):
         idx = subsample_frames(u.frames)
-        out.append(torch.cat([f[np.minimum(idx + j, len(f) - 1)] for j in range(stack)], dim=1).numpy())
+        out.append(torch.cat([f[np.clip(idx + start + j, 0, len(f) - 1)] for j in range(stack)], dim=1).numpy())
     return out
 
 
@@ -211,15 +217,16 @@ def pretrain(model: nn.Module, batches: UtteranceBatches, steps: int, lr: float 
     steps = check_int("steps", steps, 1)
     lr = check_real("lr", lr, 0.0, low_open=True)
     generator = torch.Generator().manual_seed(data._checks.check_seed(seed))
-    needs_targets = isinstance(model, HuBERT)  # BEST-RQ makes its own targets
-    if needs_targets and batches.targets is None:
+    if isinstance(model, HuBERT) and batches.targets is None:
         raise ValueError(f"{type(model).__name__} predicts given targets: build the batches with targets")
 
     def batch_loss(m: nn.Module, batch) -> torch.Tensor:
         x, lengths, y = batch
-        if needs_targets:
+        if isinstance(model, HuBERT):
             return m.loss(x, y, lengths, generator=generator)[0]
-        return m.loss(x, lengths, generator=generator)[0]
+        if y is not None:  # BEST-RQ's encoder and head on given labels (an experiment): not the quantizer's codes
+            return m.loss(x, lengths, generator=generator, targets=y)[0]
+        return m.loss(x, lengths, generator=generator)[0]  # BEST-RQ makes its own targets
 
     epochs = max(1, round(steps / len(batches)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)

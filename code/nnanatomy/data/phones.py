@@ -145,7 +145,8 @@ def _lexicon(size: int, seed: int) -> tuple[list[tuple[str, ...]], np.ndarray]:
 def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utterance: int = 16, sample_rate: int = 16000,
                  hop_length: int = 160, snr_db: tuple[float, float] = (20.0, 35.0),
                  formant_scale: tuple[float, float] = (0.85, 1.2), tilt_db: tuple[float, float] = (0.0, 0.0),
-                 glide: float = 0.0, lexicon_size: int = 0, lexicon_seed: int = 0, seed: int = 0) -> list[PhoneUtterance]:
+                 glide: float = 0.0, lexicon_size: int = 0, lexicon_seed: int = 0, lexicon_part: tuple[int, int] | None = None,
+                 seed: int = 0) -> list[PhoneUtterance]:
     """Utterances of random syllables (consonant–vowel–consonant patterns) over 22 known units.
 
     Speakers differ in pitch (85–250 Hz) and in a formant scale drawn from ``formant_scale``
@@ -158,7 +159,11 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
     utterances are strings of words (1–3 syllables each, an occasional pause between words) drawn
     with Zipf frequencies from a lexicon of that many words, which ``lexicon_seed`` fixes — the same
     "language" for every ``seed`` — so the units follow each other as predictably as in real speech;
-    such an utterance has at least ``units_per_utterance`` units. Frame ``f`` is labelled
+    such an utterance has at least ``units_per_utterance`` units. ``lexicon_part = (start, stop)``
+    speaks only words ``start … stop − 1`` of that lexicon (Zipf frequencies over the part): the
+    first words of a lexicon are the same whatever its size, so ``lexicon_size = 300,
+    lexicon_part = (200, 300)`` speaks 100 words that a 200-word lexicon of the same seed never
+    uses. Frame ``f`` is labelled
     with the unit sounding at sample ``f · hop_length`` (the centre of a centred STFT frame).
     """
     check_count("n_utterances", n_utterances, maximum=100_000)
@@ -179,6 +184,17 @@ def phone_corpus(n_utterances: int = 100, n_speakers: int = 8, units_per_utteran
         raise ValueError(f"lexicon_size must be an int in [0, 100000] (0: no lexicon), got {lexicon_size!r}")
     lexicon_seed = check_seed(lexicon_seed)
     lexicon = _lexicon(lexicon_size, lexicon_seed) if lexicon_size else None
+    if lexicon_part is not None:
+        if lexicon is None:
+            raise ValueError("lexicon_part needs a lexicon (lexicon_size > 0)")
+        if (not isinstance(lexicon_part, tuple) or len(lexicon_part) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in lexicon_part)
+                or not 0 <= lexicon_part[0] < lexicon_part[1] <= lexicon_size):
+            raise ValueError(f"lexicon_part must be a tuple (start, stop) of ints with 0 <= start < stop <= lexicon_size "
+                             f"({lexicon_size}), got {lexicon_part!r}")
+        part = lexicon[0][lexicon_part[0]:lexicon_part[1]]
+        frequency = 1.0 / np.arange(1, len(part) + 1)
+        lexicon = (part, frequency / frequency.sum())
     rng = np.random.default_rng(check_seed(seed))
     speakers = [(float(rng.uniform(85, 250)), float(rng.uniform(*formant_scale))) for _ in range(n_speakers)]
     utterances = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,8 @@ from ..models.conformer import ConvModule
 from ._common import check_int
 from ._report import AnswerTypeError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_conv_module_parameters", "check_cosine_logits", "check_masked_fraction", "check_masked_loss", "check_pnmi",
-           "check_quantizer"]
+__all__ = ["check_codebook_pnmi", "check_conv_module_parameters", "check_cosine_logits", "check_k500_pnmi", "check_masked_fraction",
+           "check_masked_loss", "check_pnmi", "check_quantizer"]
 
 
 def _callable(fn: Any) -> CheckResult | None:
@@ -149,3 +150,74 @@ def check_cosine_logits(fn: Any) -> CheckResult:
     if not torch.allclose(got, expected, atol=1e-4):
         return verdict(False, "cosine similarity of every frame with every cluster embedding, divided by the temperature.")
     return verdict(True, "logits bounded by ±1/τ; a small τ sharpens the softmax over the clusters.")
+
+
+@functools.lru_cache(maxsize=1)
+def _test_split() -> tuple[list[torch.Tensor], list[np.ndarray]]:
+    """The test utterances' features, normalised with the shipped BEST-RQ's pre-training
+    statistics, and the phone of every 4-frame stack (synthesised once)."""
+    from ..models.pretrained import load_pretrained
+
+    _, info = load_pretrained("bestrq-conformer")
+    stats = (torch.tensor(info["feature_mean"]), torch.tensor(info["feature_std"]))
+    test_set = speech.corpus("test")
+    return speech.log_mel_features(test_set, stats=stats)[0], [speech.quantizer_labels(u) for u in test_set]
+
+
+def _codebook_pnmi(codebook_size: int) -> float:
+    """PNMI against the phones of the labels a quantizer with ``codebook_size`` codes (the
+    chapter's projection seed 0, 16 dimensions, 4 stacked frames) gives the test utterances."""
+    features, phones = _test_split()
+    quantizer = RandomProjectionQuantizer(features[0].shape[1], 4, codebook_size, 16, seed=0)
+    return speech.cluster_quality(phones, [quantizer(f[None])[0].numpy() for f in features])["pnmi"]
+
+
+@checker
+def check_codebook_pnmi(answer: Any) -> CheckResult:
+    """08a, exercise 4: the PNMI of the test labels of a random-projection quantizer with the
+    paper's 8,192 codes — measured here again and compared with the reader's measurement."""
+    if answer is None:
+        return not_answered("replace None with the PNMI you measured (a number).")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+    expected = _codebook_pnmi(8192)
+    if abs(answer - expected) < 0.005:
+        chapter = _codebook_pnmi(1024)
+        return verdict(True, f"measured here too: {expected:.3f}, against {chapter:.3f} with 1,024 codes. More codes, higher "
+                             "PNMI — but part of that is the measure, not the labels: with more clusters than the frames "
+                             "can fill, many codes hold a handful of frames, and each such code 'tells' its phone by chance.")
+    if abs(answer - _codebook_pnmi(1024)) < 0.005:
+        return verdict(False, "that is the chapter's codebook of 1,024; build the quantizer with codebook_size=8192.")
+    return verdict(False, f"{answer:.3f} is not what the same measurement gives here; use seed 0, 16 dimensions, the test "
+                          "split normalised with the checkpoint's statistics, and speech.quantizer_labels for the phones.")
+
+
+@functools.lru_cache(maxsize=1)
+def _mfcc_splits() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """MFCC + Δ + ΔΔ of the probe and test utterances, and the test frames' phones (synthesised once)."""
+    probe_set, test_set = speech.corpus("probe"), speech.corpus("test")
+    return speech.mfcc_features(probe_set), speech.mfcc_features(test_set), [speech.encoder_labels(u) for u in test_set]
+
+
+def _mfcc_pnmi(k: int) -> float:
+    probe_mfcc, test_mfcc, test_labels = _mfcc_splits()
+    km = speech.kmeans(probe_mfcc, k, seed=0)
+    return speech.cluster_quality(test_labels, [km.predict(f) for f in test_mfcc])["pnmi"]
+
+
+@checker
+def check_k500_pnmi(answer: Any) -> CheckResult:
+    """08b, exercise 4: the PNMI of MFCC k-means clusters with the paper's iteration-2 K = 500 —
+    measured here again and compared with the reader's measurement."""
+    if answer is None:
+        return not_answered("replace None with the PNMI you measured (a number).")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+    expected = _mfcc_pnmi(500)
+    if abs(answer - expected) < 0.005:
+        return verdict(True, f"measured here too: {expected:.3f}, against {_mfcc_pnmi(100):.3f} at K = 100 — higher, as PNMI "
+                             "always is with more clusters; only a comparison at equal K says which teacher is better.")
+    if abs(answer - _mfcc_pnmi(100)) < 0.005:
+        return verdict(False, "that is K = 100, the chapter's; fit the k-means with 500 clusters.")
+    return verdict(False, f"{answer:.3f} is not what the same measurement gives here; fit on the probe utterances' MFCC "
+                          "frames with seed 0 and score the test frames against their phones.")

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_int, check_real
+from .._checks import check_int, check_real, outside
 
 from .conformer import ConformerConfig, ConformerEncoder, ConvSubsampling, padding_from_lengths
 
@@ -118,23 +118,38 @@ class BestRQ(nn.Module):
         return self.head(h), padding
 
     def loss(self, features: torch.Tensor, lengths: torch.Tensor | None = None,
-             generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Mask, predict, and score the masked frames: ``(loss, {logits, targets, selected, mask})``."""
+             generator: torch.Generator | None = None,
+             targets: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mask, predict, and score the masked frames: ``(loss, {logits, targets, selected, mask})``.
+
+        ``targets`` (an experiment, not BEST-RQ): integer labels ``(B, T')``, one per encoder frame
+        (−1: none), used in place of the quantizer's codes — another kind of target for the same
+        encoder, masking and head; they must lie in ``[0, codebook_size)``."""
         b, t, _ = features.shape
         if lengths is not None:
             padding_from_lengths(lengths, features, ConvSubsampling.output_length(t))  # checked before anything is drawn
-        targets = self.quantizer(features)  # (B, T // 4), from the clean features
+        if targets is None:
+            targets = self.quantizer(features)  # (B, T // 4), from the clean features
+        else:
+            if (not isinstance(targets, torch.Tensor) or targets.ndim != 2 or targets.shape[0] != b
+                    or targets.is_floating_point() or targets.dtype == torch.bool):
+                raise ValueError(f"targets must be integer labels (batch {b}, encoder frames), "
+                                 f"got {getattr(targets, 'dtype', type(targets).__name__)} {tuple(getattr(targets, 'shape', ()))}")
+            if outside(targets, -1, self.head.out_features):
+                raise ValueError(f"targets must lie in [0, codebook_size = {self.head.out_features}) or be -1 (none)")
+            targets = targets.to(features.device)
         mask = span_mask(b, t, self.mask_prob, self.mask_span, generator=generator).to(features.device)
         if lengths is not None:
             mask &= torch.arange(t, device=features.device)[None] < lengths.to(features.device)[:, None]
         logits, _ = self(mask_with_noise(features, mask, self.noise_std, generator=generator), lengths)
-        n = min(logits.shape[1], targets.shape[1])
+        n = min(logits.shape[1], targets.shape[1], t // 4)  # a label covers four whole input frames
         usable = n * 4
         selected = mask[:, :usable].reshape(b, n, 4).any(-1)
         if lengths is not None:  # a label needs four real frames
             selected &= torch.arange(n, device=features.device)[None] < (lengths.to(features.device) // 4)[:, None]
+        selected &= targets[:, :n] >= 0
         # the mean over the selected labels, computed on all of them (no host sync to find which);
         # no masked frame in the batch (short utterances, a low mask_prob) gives 0, not NaN
-        per_label = F.cross_entropy(logits[:, :n].transpose(1, 2), targets[:, :n], reduction="none")  # (B, n)
+        per_label = F.cross_entropy(logits[:, :n].transpose(1, 2), targets[:, :n].clamp_min(0), reduction="none")  # (B, n)
         loss = torch.where(selected, per_label, 0.0).sum() / selected.sum().clamp_min(1)
         return loss, {"logits": logits, "targets": targets, "selected": selected, "mask": mask}
