@@ -152,6 +152,11 @@ def check_cosine_logits(fn: Any) -> CheckResult:
     return verdict(True, "logits bounded by ±1/τ; a small τ sharpens the softmax over the clusters.")
 
 
+def _check_measured(answer: Any) -> None:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)) or not np.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+
+
 @functools.lru_cache(maxsize=1)
 def _test_split() -> tuple[list[torch.Tensor], list[np.ndarray]]:
     """The test utterances' features, normalised with the shipped BEST-RQ's pre-training
@@ -178,8 +183,7 @@ def check_codebook_pnmi(answer: Any) -> CheckResult:
     paper's 8,192 codes — measured here again and compared with the reader's measurement."""
     if answer is None:
         return not_answered("replace None with the PNMI you measured (a number).")
-    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)) or not np.isfinite(answer):
-        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+    _check_measured(answer)
     expected = _codebook_pnmi(8192)
     if abs(answer - expected) < 0.005:
         chapter = _codebook_pnmi(1024)
@@ -211,8 +215,7 @@ def check_k500_pnmi(answer: Any) -> CheckResult:
     measured here again and compared with the reader's measurement."""
     if answer is None:
         return not_answered("replace None with the PNMI you measured (a number).")
-    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.floating)) or not np.isfinite(answer):
-        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+    _check_measured(answer)
     expected = _mfcc_pnmi(500)
     if abs(answer - expected) < 0.005:
         return verdict(True, f"measured here too: {expected:.3f}, against {_mfcc_pnmi(100):.3f} at K = 100 — higher, as PNMI "
