@@ -76,3 +76,10 @@ def test_stored_speech_sweep_has_its_cells():
         assert (*cell, 0) in trained  # the shipped checkpoints, probed
     for r in runs:
         assert len(r["test"]) == len(r["heldout"]) == 4 and all(0 < a < 1 for a in r["test"] + r["heldout"])
+
+
+def test_probe_refuses_bad_arguments_before_synthesising_anything():
+    with pytest.raises(TypeError, match="stats"):
+        design.probe(torch.nn.Linear(1, 1), (torch.zeros(3), torch.zeros(4)))
+    with pytest.raises(TypeError, match="encoder_module"):
+        design.probe("encoder", (torch.zeros(3), torch.ones(3)))

@@ -105,6 +105,12 @@ def probe(encoder_module: nn.Module, stats: tuple[torch.Tensor, torch.Tensor], m
     ``HuBERTEncoder``) on the test and the held-out split, fitted on the probe split; features
     normalised with ``stats`` (the pre-training set's). ``{"test": [...], "heldout": [...]}``, one
     accuracy per block."""
+    if not isinstance(encoder_module, nn.Module):
+        raise TypeError(f"encoder_module must be a ConformerEncoder or HuBERTEncoder, got {type(encoder_module).__name__}")
+    if not (isinstance(stats, tuple) and len(stats) == 2 and all(isinstance(t, torch.Tensor) and t.ndim == 1 for t in stats)
+            and stats[0].shape == stats[1].shape):
+        raise TypeError("stats must be (mean, std), two 1-D tensors of the same length (a checkpoint's feature_mean and feature_std)")
+    max_iter = check_int("max_iter", max_iter, 1, maximum=100_000)
     splits = _probe_splits(stats)
     train_blocks = speech.all_layer_features(encoder_module, splits["probe"][0])
     out = {}
