@@ -110,9 +110,10 @@ def run_sweep(out: pathlib.Path, jobs: list[dict], run, *, command: str, order, 
 
     A job is a dict of keyword arguments of ``run``; a job is done when a stored record holds the
     same values under the same keys. ``workers`` > 1 runs jobs in that many processes, each on
-    one thread (the results are the same as one process's; the seconds are not). ``describe``
+    one thread (the results are the same as one process's; the seconds are not), and each record
+    is stored as soon as its job finishes, so stopping the sweep loses only the running jobs. ``describe``
     turns a record into the line printed for it."""
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     results = json.loads(out.read_text()) if out.exists() else {"runs": []}
     todo = [job for job in jobs if not any(all(r.get(k) == v for k, v in job.items()) for r in results["runs"])]
@@ -129,7 +130,7 @@ def run_sweep(out: pathlib.Path, jobs: list[dict], run, *, command: str, order, 
             keep(run(**job))
     else:
         with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
-            for record in [pool.submit(run, **job) for job in todo]:
+            for record in as_completed([pool.submit(run, **job) for job in todo]):  # stored as each finishes
                 keep(record.result())
     return results
 
