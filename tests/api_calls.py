@@ -508,6 +508,8 @@ CALLS.update(_exercise_calls())
 # synthesises the test split (100 utterances, seconds on a loaded CPU) before it judges
 CALLS["exercises.speech.check_codebook_pnmi"] = lambda: C(exercises.speech.check_codebook_pnmi, (0,), checker=True, seconds=60.0)
 CALLS["exercises.speech.check_k500_pnmi"] = lambda: C(exercises.speech.check_k500_pnmi, (0,), checker=True, seconds=90.0)
+# trains the MLP of chapter 13's learning curve on 2,000 sequences (seconds) before it judges
+CALLS["exercises.reverbnet.check_curve_point"] = lambda: C(exercises.reverbnet.check_curve_point, (0,), checker=True, seconds=60.0)
 
 
 def _seq(x: torch.Tensor) -> torch.Tensor:
@@ -1024,6 +1026,7 @@ CALLS.update({
     # ------------------------------------------------------------------ experiments
     "experiments.reverbnet.build": lambda: C(experiments.reverbnet.build, ("mlp",)),
     "experiments.reverbnet.load_results": lambda: C(experiments.reverbnet.load_results),
+    "experiments.reverbnet.load_curve": lambda: C(experiments.reverbnet.load_curve),
     "experiments.reverbnet.SequenceMLP": lambda: C(experiments.reverbnet.SequenceMLP, (8,)),
     "experiments.reverbnet.SequenceMLP.forward": lambda: C(experiments.reverbnet.SequenceMLP(8).forward, (_randn(2, 10, 64),), nan_ok=("x",)),
     "experiments.reverbnet.SequenceGRU": lambda: C(experiments.reverbnet.SequenceGRU, (8,)),
@@ -1104,7 +1107,8 @@ NOT_PROBED.update({
     "experiments.adding.run": "one training run of chapter 04's stored sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.fit_classifier": "30 epochs of training on the digits (seconds); its arguments are checked by tests/test_digits_experiments.py",
     "experiments.digits.run_depth": "one training run of chapter 02's stored depth sweep (seconds); its arguments are checked by tests/test_digits_experiments.py",
-    "experiments.reverbnet.run": "one training run of the stored A3 experiment (minutes); its arguments are checked by tests/test_reverbnet.py",
+    "experiments.reverbnet.run": "one training run of chapter 13's stored ablation (minutes); its arguments are checked by tests/test_reverbnet.py",
+    "experiments.reverbnet.curve_run": "one training run of chapter 13's stored learning curve (seconds to an hour); tests/test_reverbnet.py runs it on a tiny budget and checks its arguments",
     "explore.widgets.conv_calculator": "an ipywidgets panel; its arithmetic is conv_geometry, which is probed",
     "explore.widgets.layer_calculator": "an ipywidgets panel; its arithmetic is layer_cost, which is probed",
     "explore.parallel.parallel_calculator": "an ipywidgets panel; its arithmetic is parallel_cost, which is probed",

@@ -104,6 +104,9 @@ def _chapter_objects(label: str) -> dict:
                     "test_set": speech.corpus("test"), "speech": speech, "torch": torch}
         probe_mfcc, test_mfcc, test_labels = _mfcc_splits()
         return {"speech": speech, "probe_mfcc": probe_mfcc, "test_mfcc": test_mfcc, "test_labels": test_labels}
+    if label == "ex-13-curve":
+        from nnanatomy.experiments import reverbnet as experiment
+        return {"experiment": experiment}
     if label == "ex-a3-forget":
         import torch
 

@@ -142,3 +142,43 @@ def test_stored_ablation_results_load_and_match_the_configurations(tmp_path):
         experiment.load_results(bad)
     with pytest.raises(TypeError):
         experiment.load_results(3)
+
+
+def test_run_and_curve_run_refuse_bad_arguments_before_training():
+    with pytest.raises(ValueError, match="name"):
+        experiment.run("resnet", 0)
+    with pytest.raises(ValueError, match="seed"):
+        experiment.run("mlp", -1)
+    with pytest.raises(ValueError, match="n_train"):
+        experiment.curve_run("mlp", 10, 0)  # fewer than one batch
+    with pytest.raises(ValueError, match="n_train"):
+        experiment.curve_run("mlp", experiment.CURVE["max_train"] + 1, 0)
+    with pytest.raises(ValueError, match="no KL term"):
+        experiment.curve_run("gru", 1000, 0, kl_weight=1e-3)
+    with pytest.raises(ValueError, match="weight_decay"):
+        experiment.curve_run("mlp", 1000, 0, weight_decay=-0.1)
+    with pytest.raises(TypeError, match="device"):
+        experiment.curve_run("mlp", 1000, 0, device=3)
+
+
+def test_rounds_cut_an_endless_stream_of_epochs_into_fixed_passes():
+    from nnanatomy.data import tensor_loader
+
+    loader = tensor_loader(torch.arange(10.0), batch_size=4, shuffle=False)  # batches of 4, 4, 2
+    rounds = experiment._Rounds(loader, 2)
+    passes = [[b[0].tolist() for b in rounds] for _ in range(3)]
+    assert len(rounds) == 2
+    assert passes == [[[0, 1, 2, 3], [4, 5, 6, 7]], [[8, 9], [0, 1, 2, 3]], [[4, 5, 6, 7], [8, 9]]]
+
+
+def test_curve_run_keeps_the_best_validation_round_and_scores_it_on_the_test_split(monkeypatch):
+    monkeypatch.setitem(experiment.CURVE, "max_steps", 96)  # three rounds of 32 steps
+    record = experiment.curve_run("mlp", 1000, 0)
+    log = record["log"]
+    assert [row["round"] for row in log] == [0, 1, 2, 3] and log[0]["train_mse"] is None
+    assert record["rounds"] == 3 and record["round_steps"] == 32
+    best = min(range(len(log)), key=lambda i: log[i]["val_mse"])
+    assert record["best_round"] == best and record["val_mse"] == log[best]["val_mse"] and record["best_steps"] == 32 * best
+    assert 0 < record["test_mse"] < 2 * record["test_variance"] and record["clean_train_mse"] >= 0
+    again = experiment.curve_run("mlp", 1000, 0)
+    assert again["test_mse"] == record["test_mse"]  # one thread, one seed: the same run

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 from ..models.reverbnet import ROLE_NAMES, ReverberationNet, RoleModule
 from ._common import check_int
 from ._report import AnswerTypeError, AnswerValueError, CheckResult, checker, not_answered, verdict
 
-__all__ = ["check_published_feedback", "check_role_shell", "check_source_estimate"]
+__all__ = ["check_curve_point", "check_published_feedback", "check_role_shell", "check_source_estimate"]
 
 
 @checker
@@ -55,3 +57,35 @@ def check_source_estimate(answer: Any) -> CheckResult:
         return verdict(True, f"{expected:,} — not the 1,043,413 the source writes next to it: the formula is off by "
                              f"{1_043_413 - expected:,} parameters.")
     return verdict(False, f"{answer:,} is not it: evaluate 19·3·64² + 7·10·64² + 64·64².")
+
+
+@functools.lru_cache(maxsize=1)
+def _mlp_at_2000() -> float:
+    from ..experiments import reverbnet as experiment
+
+    return experiment.curve_run("mlp", 2000, seed=0)["test_mse"]
+
+
+@checker
+def check_curve_point(answer: Any) -> CheckResult:
+    """Exercise 4: the MLP's test MSE at 2,000 training sequences, seed 0, under the learning
+    curve's protocol — measured here again and compared with the reader's measurement."""
+    if answer is None:
+        return not_answered("replace None with the test MSE you measured (a number).")
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or not math.isfinite(answer):
+        raise AnswerTypeError(f"answer must be a finite number, got {answer!r}")
+    from ..experiments import reverbnet as experiment
+
+    expected = _mlp_at_2000()
+    if abs(answer - expected) > 0.005:
+        return verdict(False, f"{answer:.4f} is not what the same run gives here; train with "
+                              "experiment.curve_run('mlp', 2000, seed=0) and read its 'test_mse'.")
+    stored = {}
+    for n in (1000, 4000):
+        runs = [r["test_mse"] for r in experiment.load_curve()["runs"]
+                if r["config"] == "mlp" and r["n_train"] == n and r["weight_decay"] == experiment.CURVE["weight_decay"]]
+        if runs:
+            stored[n] = sum(runs) / len(runs)
+    where = ", ".join(f"{v:.3f} at {n:,}" for n, v in stored.items())
+    return verdict(True, f"measured here too: {expected:.4f} at 2,000 sequences" + (f" (the stored means: {where})" if where else "")
+                   + ". A model with separate weights for every position pays for each of them in data.")
