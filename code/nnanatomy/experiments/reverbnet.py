@@ -7,7 +7,7 @@ task.
 - The learning curve, outside the memorisation regime: ``curve_run(name, n_train, seed)`` trains
   on the first ``n_train`` of 16,000 sequences with AdamW (weight decay on the weight matrices),
   scores a separate validation split every round of at most 125 steps, stops when it has not
-  improved for ``PATIENCE`` rounds, and reports the test error of the best round's weights;
+  improved for ``CURVE["patience"]`` rounds, and reports the test error of the best round's weights;
   ``tools/reverbnet_curve.py`` runs the sizes, seeds and KL weights and stores them.
 """
 
@@ -237,8 +237,8 @@ def curve_run(name: str, n_train: int, seed: int, kl_weight: float | None = None
     """One point of the learning curve: configuration ``name`` (a key of :data:`CONFIGS`) trained
     on the first ``n_train`` training sequences with ``seed``; returns its measurements.
 
-    Training: AdamW at ``lr`` (the ablation's 1e-3 by default), batch 32, ``weight_decay`` on the weight matrices (not on biases,
-    norms or positions), loss MSE + ``kl_weight``·KL (``None``: the configuration's α; the
+    Training: AdamW at ``lr`` (the ablation's 1e-3 by default), batch 32, ``weight_decay`` on the
+    weight matrices (not on biases, norms or positions), loss MSE + ``kl_weight``·KL (``None``: the configuration's α; the
     baselines have no KL). Every round of ``min(steps per epoch, 125)`` steps the validation MSE
     is measured; training stops after ``CURVE["patience"]`` rounds without a new best, or at
     ``CURVE["max_steps"]``, and the best round's weights are kept. The record holds the test
