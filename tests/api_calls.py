@@ -381,6 +381,7 @@ CALLS: dict[str, Any] = {
     "data.scaling.Standardizer.inverse": lambda: C(_fitted_standardizer().inverse, (_nrandn(3, 2),), nan_ok=("values",)),
     "data.sequences.adding_problem": lambda: C(data.adding_problem, (4,), {"length": 5}),
     "data.sequences.reverb_regression": lambda: C(data.reverb_regression, (4,), {"length": 3, "d": 4, "noise_std": 0.1}),
+    "data.sequences.reverb_terms": lambda: C(data.reverb_terms, (np.random.default_rng(0).normal(size=(4, 3, 4)),)),
     "data.shapes.shapes_segmentation": lambda: C(data.shapes_segmentation, (2,), {"size": 16, "noise_std": 0.1, "max_shapes": 2}),
     "data.bpe.BytePairTokenizer": lambda: C(bpe.BytePairTokenizer, ([bytes([b]) for b in range(256)] + [b"ab"], [(97, 98, 256)])),
     "data.bpe.BytePairTokenizer.train": lambda: C(bpe.BytePairTokenizer.train, ("ab ab ab cd cd", 260)),

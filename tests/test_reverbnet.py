@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -182,3 +183,23 @@ def test_curve_run_keeps_the_best_validation_round_and_scores_it_on_the_test_spl
     assert 0 < record["test_mse"] < 2 * record["test_variance"] and record["clean_train_mse"] >= 0
     again = experiment.curve_run("mlp", 1000, 0)
     assert again["test_mse"] == record["test_mse"]  # one thread, one seed: the same run
+
+
+def test_reverb_terms_split_the_target_and_refuse_bad_input():
+    from nnanatomy import data
+
+    x, y = data.reverb_regression(50, seed=3, noise_std=0.0)
+    sin_term, product_term = data.reverb_terms(x)
+    assert sin_term.shape == product_term.shape == (50,)
+    np.testing.assert_allclose(sin_term + product_term, y, atol=1e-5)
+    with pytest.raises(TypeError):
+        data.reverb_terms(x.tolist())
+    with pytest.raises(ValueError, match="shape"):
+        data.reverb_terms(x[:, :, 0])
+    with pytest.raises(ValueError, match="finite"):
+        data.reverb_terms(np.full((2, 3, 4), np.nan))
+
+
+def test_curve_run_refuses_a_device_it_cannot_name():
+    with pytest.raises(ValueError, match="device"):
+        experiment.curve_run("mlp", 1000, 0, device="gpu")

@@ -11,7 +11,7 @@ from .loaders import tensor_loader
 from .music import MusicStems, music_stems
 from .phones import PHONE_KINDS, PHONE_UNITS, PhoneUtterance, phone_corpus
 from .scaling import Standardizer
-from .sequences import adding_problem, reverb_regression
+from .sequences import adding_problem, reverb_regression, reverb_terms
 from .shapes import SHAPE_CLASSES, shapes_segmentation
 from .text import SIMPLE_ENGLISH, STORY_ENGLISH, CharVocab, Grammar, next_token_windows, stream_windows
 from .translation import ChainedTranslation, Pair, TranslationData, WordVocab, chain_pairs, chained_translation, toy_translation
@@ -54,6 +54,7 @@ __all__ = [
     "power_spectrogram",
     "quadratic",
     "reverb_regression",
+    "reverb_terms",
     "sbm_graph",
     "shapes_segmentation",
     "speech_like",

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._checks import check_count, check_real, check_seed
 
-__all__ = ["adding_problem", "reverb_regression"]
+__all__ = ["adding_problem", "reverb_regression", "reverb_terms"]
 
 
 def adding_problem(n: int, length: int = 50, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -51,10 +51,30 @@ def reverb_regression(n: int, length: int = 10, d: int = 64, seed: int = 0, nois
     """
     n, length, d = check_count("n", n), check_count("length", length, 2), check_count("d", d)
     noise_std = check_real("noise_std", noise_std, 0.0)
-    task = np.random.default_rng(check_seed(task_seed))
-    u, v, w = (vec / np.linalg.norm(vec) for vec in task.normal(size=(3, d)))
+    check_seed(task_seed)
     rng = np.random.default_rng(check_seed(seed))
     x = rng.normal(size=(n, length, d))
-    mean = x.mean(axis=1) * np.sqrt(length)  # unit variance along u
-    y = np.sin(mean @ u) + 0.5 * (x[:, 0] @ v) * (x[:, -1] @ w) + rng.normal(0.0, noise_std, n)
+    sin_term, product_term = _reverb_terms(x, task_seed)
+    y = sin_term + product_term + rng.normal(0.0, noise_std, n)
     return x.astype(np.float32), y.astype(np.float32)
+
+
+def _reverb_terms(x: np.ndarray, task_seed: int) -> tuple[np.ndarray, np.ndarray]:
+    n, length, d = x.shape
+    task = np.random.default_rng(task_seed)
+    u, v, w = (vec / np.linalg.norm(vec) for vec in task.normal(size=(3, d)))
+    mean = x.mean(axis=1) * np.sqrt(length)  # unit variance along u
+    return np.sin(mean @ u), 0.5 * (x[:, 0] @ v) * (x[:, -1] @ w)
+
+
+def reverb_terms(x: np.ndarray, task_seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
+    """The two noiseless terms of :func:`reverb_regression`'s target for inputs ``x`` of shape
+    ``(n, length, d)``: ``sin(⟨u, √L·x̄⟩)`` and ``⟨v, x_first⟩·⟨w, x_last⟩ / 2``, each ``(n,)``
+    float64, with the unit vectors of ``task_seed``. Their sum plus the noise is the target."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy array of shape (n, length, d), got {type(x).__name__}")
+    if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] < 2 or x.shape[2] < 1 or x.dtype.kind != "f":
+        raise ValueError(f"x must be a float array of shape (n, length >= 2, d), got {x.dtype} {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("x must be finite")
+    return _reverb_terms(x.astype(np.float64), check_seed(task_seed))

@@ -24,7 +24,7 @@ from torch import nn
 
 from .. import data, runtime, train
 from . import _stored
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_device, check_int, check_real
 from ..models.reverbnet import ReverberationNet
 from ..models.transformer import EncoderLayer, TransformerConfig
 
@@ -135,6 +135,7 @@ def run(name: str, seed: int, epochs: int = EPOCHS, device: torch.device | str =
     name = check_choice("name", name, CONFIGS)
     seed = check_int("seed", seed, 0, maximum=2**31 - 1)
     epochs = check_int("epochs", epochs, 1, maximum=10_000)
+    device = check_device("device", device)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -256,9 +257,7 @@ def curve_run(name: str, n_train: int, seed: int, kl_weight: float | None = None
         raise ValueError(f"{name!r} has no KL term; kl_weight must be 0 or None for it, got {kl_weight}")
     weight_decay = check_real("weight_decay", weight_decay, 0.0)
     lr = check_real("lr", lr, 0.0, 1.0, low_open=True)
-    device = torch.device(device) if isinstance(device, str) else device
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    device = check_device("device", device)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
